@@ -1,0 +1,149 @@
+"""The StyleGAN2 generator: mapping network (z -> w) and synthesis network (w -> image).
+
+Call conventions follow NVIDIA's networks so user scripts port unchanged:
+`G.mapping(z, c, truncation_psi, truncation_cutoff) -> ws [N, num_ws, w_dim]` and
+`G.synthesis(ws, noise_mode) -> img [N, C, H, W]` (unclamped, about [-1, 1]).
+For DragGAN, `G.synthesis.run(...)` also returns block feature maps and can stop
+after the last block it needs.
+
+Dimension legend: N batch, L num_ws, D w_dim, C channels, R resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .config import GeneratorConfig
+from .layers import NOISE_MODES, FullyConnectedLayer, SynthesisBlock
+from .ops import normalize_2nd_moment
+
+
+class MappingNetwork(nn.Module):
+    """z (and label c) -> w, broadcast to num_ws rows; truncation toward w_avg."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
+        self.num_ws = cfg.num_ws
+        self.num_layers = cfg.mapping_layers
+        embed = cfg.mapping_embed_features or cfg.w_dim
+        hidden = cfg.mapping_layer_features or cfg.w_dim
+        if self.c_dim > 0:
+            self.embed = FullyConnectedLayer(self.c_dim, embed)
+        features = [(self.z_dim + (embed if self.c_dim > 0 else 0))] + [hidden] * (self.num_layers - 1) + [self.w_dim]
+        for i in range(self.num_layers):
+            setattr(self, f"fc{i}", FullyConnectedLayer(features[i], features[i + 1], activation="lrelu",
+                                                        lr_multiplier=cfg.mapping_lr_multiplier))
+        self.register_buffer("w_avg", torch.zeros(self.w_dim))  # [D]
+
+    def forward(self, z: torch.Tensor | None, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None) -> torch.Tensor:
+        parts = []
+        if self.z_dim > 0:
+            if z is None or z.ndim != 2 or z.shape[1] != self.z_dim:
+                raise ValueError(f"z must have shape [N, {self.z_dim}], got {None if z is None else tuple(z.shape)}")
+            parts.append(normalize_2nd_moment(z.to(torch.float32)))
+        if self.c_dim > 0:
+            if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
+                raise ValueError(f"this generator is conditional: c must have shape [N, {self.c_dim}]")
+            parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        for i in range(self.num_layers):
+            x = getattr(self, f"fc{i}")(x)
+        ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)  # [N, L, D]
+        if truncation_psi != 1:
+            cut = self.num_ws if truncation_cutoff is None else truncation_cutoff
+            ws[:, :cut] = self.w_avg.lerp(ws[:, :cut], truncation_psi)
+        return ws
+
+
+@dataclass
+class SynthesisOutput:
+    img: torch.Tensor | None  # [N, C, R, R] float32, None when the pass stopped early
+    features: dict[int, torch.Tensor] = field(default_factory=dict)  # block resolution -> [N, C_b, b, b]
+
+
+class SynthesisNetwork(nn.Module):
+    """ws [N, num_ws, w_dim] -> image, one `SynthesisBlock` per resolution."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.w_dim = cfg.w_dim
+        self.img_resolution = cfg.img_resolution
+        self.img_channels = cfg.img_channels
+        self.block_resolutions = cfg.block_resolutions
+        self.num_ws = cfg.num_ws
+        self.fp16_resolutions = set(self.block_resolutions[::-1][:cfg.num_fp16_res])
+        self.use_fp16 = False  # opt-in: run the fp16 resolutions in half precision on CUDA
+        for res in self.block_resolutions:
+            block = SynthesisBlock(cfg.channels(res // 2) if res > 4 else 0, cfg.channels(res), cfg.w_dim, res,
+                                   cfg.img_channels, is_last=res == cfg.img_resolution,
+                                   architecture=cfg.architecture, resample_filter=cfg.resample_filter,
+                                   conv_clamp=cfg.conv_clamp, use_noise=cfg.use_noise)
+            setattr(self, f"b{res}", block)
+
+    def block_ws_index(self, res: int) -> int:
+        """Index of the first w row the block at `res` reads (its conv0, or conv1 for b4)."""
+        return 0 if res == 4 else 2 * (self.block_resolutions.index(res)) - 1
+
+    def run(self, ws: torch.Tensor, noise_mode: str = "const", feature_blocks=(),
+            render_image: bool = True) -> SynthesisOutput:
+        """Synthesis that also returns the feature maps of `feature_blocks` (resolutions).
+
+        With render_image=False the pass stops after the last requested block (no
+        toRGB, no higher blocks): what the drag optimisation needs, and all it pays for.
+        """
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        wanted = set(int(b) for b in feature_blocks)
+        unknown = wanted - set(self.block_resolutions)
+        if unknown:
+            raise ValueError(f"no synthesis block at {sorted(unknown)}; blocks are {self.block_resolutions}")
+        last = self.img_resolution if render_image or not wanted else max(wanted)
+        ws = ws.to(torch.float32)
+        out = SynthesisOutput(img=None)
+        x = img = None
+        for res in self.block_resolutions:
+            block: SynthesisBlock = getattr(self, f"b{res}")
+            i = self.block_ws_index(res)
+            fp16 = self.use_fp16 and ws.device.type == "cuda" and res in self.fp16_resolutions
+            x = block.features(x, ws[:, i: i + block.num_conv], noise_mode,
+                               dtype=torch.float16 if fp16 else torch.float32)
+            if res in wanted:
+                out.features[res] = x.to(torch.float32)
+            if render_image:
+                img = block.image(x, img, ws[:, i + block.num_conv] if block.num_torgb else None)
+            if res == last:
+                break
+        out.img = img
+        return out
+
+    def forward(self, ws: torch.Tensor, noise_mode: str = "const", **_ignored) -> torch.Tensor:
+        return self.run(ws, noise_mode).img
+
+
+class Generator(nn.Module):
+    """StyleGAN2 generator built from a `GeneratorConfig`; `G(z, c)` maps and synthesises."""
+
+    def __init__(self, cfg: GeneratorConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
+        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
+        self.num_ws = cfg.num_ws
+        self.synthesis = SynthesisNetwork(cfg)
+        self.mapping = MappingNetwork(cfg)
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
+                truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+    @property
+    def device(self) -> torch.device:
+        return self.mapping.w_avg.device

@@ -1,0 +1,114 @@
+"""`load_generator(path, device)`: one entry point for every checkpoint format we read.
+
+The format is detected from the file's bytes, not its name:
+- zip archive -> a `torch.save` file (rosinality/stylegan2-pytorch), read with weights_only;
+- safetensors header -> our native format;
+- pickle -> NVIDIA PyTorch snapshot (dict with `G_ema`) or TensorFlow-era `(G, D, Gs)` tuple,
+  both through the restricted unpickler.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..config import GeneratorConfig
+from ..errors import CheckpointError
+from ..networks import Generator
+from . import native, nvidia_pickle, rosinality, safe_pickle, tf_pickle
+
+FORMATS = ("nvidia-pytorch-pickle", "tensorflow-pickle", "rosinality-pt", "native-safetensors")
+
+
+@dataclass
+class CheckpointInfo:
+    path: str
+    format: str  # one of FORMATS
+    config: GeneratorConfig
+
+
+def detect_format(data: bytes) -> str:
+    """Name the checkpoint format from the leading bytes (and, for pickles, the top-level object)."""
+    if data[:4] == b"PK\x03\x04":
+        return "rosinality-pt"
+    if native.looks_like_safetensors(data):
+        return "native-safetensors"
+    if data[:1] == b"\x80":
+        return "pickle"
+    raise CheckpointError("the file is not a checkpoint this editor reads (expected an NVIDIA or TensorFlow "
+                          "StyleGAN2 .pkl, a rosinality .pt, or a .safetensors written by `draggan convert`)")
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str, torch.Tensor], str]:
+    """Read a checkpoint file into (config, state dict in our names, format name) on the CPU."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at '{path}': check the path")
+    data = path.read_bytes()
+    if not data:
+        raise CheckpointError(f"'{path}' is empty: download or copy the checkpoint again")
+    fmt = detect_format(data)
+    try:
+        if fmt == "rosinality-pt":
+            cfg, sd = rosinality.read_rosinality(data)
+        elif fmt == "native-safetensors":
+            cfg, sd = native.read_native(data)
+        else:
+            top = safe_pickle.safe_load(data)
+            if isinstance(top, dict) and "G_ema" in top:
+                fmt = "nvidia-pytorch-pickle"
+                cfg, sd = nvidia_pickle.read_nvidia_pickle(top)
+            elif isinstance(top, tuple) and len(top) == 3 and all(isinstance(n, safe_pickle.TFNetwork) for n in top):
+                fmt = "tensorflow-pickle"
+                cfg, sd = tf_pickle.read_tf_pickle(top[2])
+            elif isinstance(top, dict):
+                raise CheckpointError(f"the pickle has no 'G_ema' generator (keys: {sorted(map(str, top))[:8]}); "
+                                      "it is not a StyleGAN2 snapshot")
+            else:
+                raise CheckpointError(f"the pickle holds a {type(top).__name__}, not a StyleGAN2 generator snapshot")
+    except CheckpointError as e:
+        raise CheckpointError(f"cannot load '{path}': {e}") from None
+    except Exception as e:  # a damaged file can break any step; report it, never a traceback
+        raise CheckpointError(f"cannot load '{path}': the file is corrupt ({type(e).__name__}: {e}); "
+                              "download or copy it again") from None
+    return cfg, sd, fmt
+
+
+def build_generator(cfg: GeneratorConfig, state_dict: dict[str, torch.Tensor], source: str = "file") -> Generator:
+    """Instantiate our Generator and load the weights strictly, with a readable mismatch report."""
+    G = Generator(cfg)
+    own = G.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(f"{source}: the weights do not match a StyleGAN2 generator of this config "
+                              f"(missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
+                              f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})")
+    for k, t in state_dict.items():
+        if tuple(t.shape) != tuple(own[k].shape):
+            raise CheckpointError(f"{source}: '{k}' has shape {tuple(t.shape)}, expected {tuple(own[k].shape)}")
+        if not t.is_floating_point():
+            raise CheckpointError(f"{source}: '{k}' is not a floating-point tensor")
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"{source}: '{k}' contains NaN or infinity; the file is corrupt")
+    G.load_state_dict({k: t.to(torch.float32) for k, t in state_dict.items()}, strict=True)
+    return G.eval().requires_grad_(False)
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
+    """Load any supported checkpoint as our `Generator` (G_ema for NVIDIA files), in eval mode."""
+    cfg, sd, fmt = read_checkpoint(path)
+    try:
+        G = build_generator(cfg, sd, source=f"cannot load '{path}'")
+    except CheckpointError:
+        raise
+    G.cfg.extra = {**cfg.extra, "format": fmt, "path": str(path)}
+    return G.to(device)
+
+
+def checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
+    cfg, _, fmt = read_checkpoint(path)
+    return CheckpointInfo(path=str(path), format=fmt, config=cfg)
