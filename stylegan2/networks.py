@@ -11,6 +11,7 @@ Dimension legend: N batch, L num_ws, D w_dim, C channels, R resolution.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import torch
@@ -90,11 +91,13 @@ class SynthesisNetwork(nn.Module):
         return 0 if res == 4 else 2 * (self.block_resolutions.index(res)) - 1
 
     def run(self, ws: torch.Tensor, noise_mode: str = "const", feature_blocks=(),
-            render_image: bool = True) -> SynthesisOutput:
+            render_image: bool = True, grad_blocks: int | None = None) -> SynthesisOutput:
         """Synthesis that also returns the feature maps of `feature_blocks` (resolutions).
 
         With render_image=False the pass stops after the last requested block (no
         toRGB, no higher blocks): what the drag optimisation needs, and all it pays for.
+        With `grad_blocks` = R, blocks above resolution R run without autograd (the
+        image is then for display only, and costs no graph memory).
         """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
@@ -109,17 +112,23 @@ class SynthesisNetwork(nn.Module):
         out = SynthesisOutput(img=None)
         x = img = None
         for res in self.block_resolutions:
-            block: SynthesisBlock = getattr(self, f"b{res}")
-            i = self.block_ws_index(res)
-            fp16 = self.use_fp16 and ws.device.type == "cuda" and res in self.fp16_resolutions
-            x = block.features(x, ws[:, i: i + block.num_conv], noise_mode,
-                               dtype=torch.float16 if fp16 else torch.float32)
-            if res in wanted:
-                out.features[res] = x.to(torch.float32)
-            if render_image:
-                img = block.image(x, img, ws[:, i + block.num_conv] if block.num_torgb else None)
-            if res == last:
+            if res > last:
                 break
+            no_grad = grad_blocks is not None and res > grad_blocks and torch.is_grad_enabled()
+            if no_grad:  # display-only remainder: cut the graph here
+                ws = ws.detach()
+                x = x.detach()
+                img = None if img is None else img.detach()
+            with torch.no_grad() if no_grad else contextlib.nullcontext():
+                block: SynthesisBlock = getattr(self, f"b{res}")
+                i = self.block_ws_index(res)
+                fp16 = self.use_fp16 and ws.device.type == "cuda" and res in self.fp16_resolutions
+                x = block.features(x, ws[:, i: i + block.num_conv], noise_mode,
+                                   dtype=torch.float16 if fp16 else torch.float32)
+                if res in wanted:
+                    out.features[res] = x.to(torch.float32)
+                if render_image:
+                    img = block.image(x, img, ws[:, i + block.num_conv] if block.num_torgb else None)
         out.img = img
         return out
 

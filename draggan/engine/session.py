@@ -1,0 +1,358 @@
+"""`DragSession`: the DragGAN edit loop on a generator, as an importable object.
+
+generator -> here -> worker / CLI / scripts. A session holds the latent being
+edited, the current drag (handles, targets, mask, optimiser, initial features)
+and an undo/redo history of whole drags. `step()` is one iteration of the
+paper's loop (Sec. 3): one forward pass up to the feature block gives the
+features both for tracking the previous update and for the next motion
+supervision; only that part of the network is back-propagated. The full image
+is rendered in the same pass, without autograd, only when asked for.
+
+Dimension legend: n handles, L num_ws, D w_dim, k optimised layers, C channels,
+H/W image size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import DragGANError
+from ..images import to_uint8
+from .config import DragConfig, ResolvedConfig
+from .motion import mask_loss, motion_loss, track_points
+from .sampling import sample_image_res, upsample
+
+
+@dataclass
+class StepResult:
+    step: int  # optimisation steps taken in this drag when the result was measured
+    handles: np.ndarray  # [n, 2] tracked handle positions (x, y) px, matching `image`
+    targets: np.ndarray  # [n, 2]
+    distances: np.ndarray  # [n] px from each handle to its target
+    loss: float  # total loss of this step (nan when no update was made)
+    loss_motion: float
+    loss_mask: float
+    converged: bool  # every handle within the stop distance
+    done: bool  # converged, step limit reached, or stopped by an error
+    image: np.ndarray | None = None  # uint8 [H, W, 3] of the latent the handles were tracked on
+    error: str | None = None  # why the step was rejected (e.g. non-finite values); latent kept
+
+
+@dataclass
+class _Drag:
+    """State of one drag: from set_points() until the next set_points()/undo/reset."""
+    handles0: torch.Tensor  # [n, 2] where the handles started
+    handles: torch.Tensor  # [n, 2] tracked positions
+    targets: torch.Tensor  # [n, 2]
+    f0: torch.Tensor  # [n, C] feature of each initial handle (tracking reference)
+    w_opt: torch.Tensor  # [1, k or 1, D] the optimised part of the latent
+    optimizer: torch.optim.Optimizer
+    feat0_full: torch.Tensor | None = None  # [1, C, H, W] features at drag start, for the mask term
+    steps: int = 0
+    trajectory: list = field(default_factory=list)  # [n, 2] arrays, one per step
+
+
+@dataclass
+class _Snapshot:
+    ws: torch.Tensor  # [1, L, D]
+    handles: np.ndarray | None
+    targets: np.ndarray | None
+
+
+class DragSession:
+    """Point-based editing of one generated image (paper Sec. 3)."""
+
+    def __init__(self, G, ws: torch.Tensor, config: DragConfig = DragConfig(), device=None):
+        self.G = G
+        self.device = torch.device(device) if device is not None else G.device
+        if ws.ndim == 2:
+            ws = ws.unsqueeze(1).repeat(1, G.num_ws, 1)
+        if tuple(ws.shape) != (1, G.num_ws, G.w_dim):
+            raise DragGANError(f"the latent must be w [1, {G.w_dim}] or W+ [1, {G.num_ws}, {G.w_dim}], "
+                               f"got {tuple(ws.shape)}")
+        if not torch.isfinite(ws).all():
+            raise DragGANError("the latent contains NaN or infinity")
+        self.ws0 = ws.detach().to(self.device, torch.float32).clone()  # the original image
+        self.ws = self.ws0.clone()  # the current (committed) latent
+        self.size = (G.img_resolution, G.img_resolution)  # (H, W)
+        self._config = config
+        self.cfg: ResolvedConfig = config.resolved(G.img_resolution, G.synthesis.block_resolutions)
+        self.mask: torch.Tensor | None = None  # [H, W] float, 1 = may move
+        self.drag: _Drag | None = None
+        self._undo: list[_Snapshot] = []
+        self._redo: list[_Snapshot] = []
+
+    # ---- construction ----
+    @classmethod
+    def from_seed(cls, G, seed: int, truncation_psi: float = 1.0, config: DragConfig = DragConfig(),
+                  c: torch.Tensor | None = None, device=None) -> "DragSession":
+        """Start from NVIDIA's seed convention: z = RandomState(seed).randn(1, z_dim)."""
+        ws = seed_to_ws(G, seed, truncation_psi, c)
+        return cls(G, ws, config, device)
+
+    # ---- settings ----
+    @property
+    def config(self) -> DragConfig:
+        return self._config
+
+    def set_config(self, config: DragConfig) -> None:
+        """Apply new settings. Step size takes effect at once; structural ones start a new drag."""
+        old = self._config
+        self._config = config
+        self.cfg = config.resolved(self.G.img_resolution, self.G.synthesis.block_resolutions)
+        if self.drag is None:
+            return
+        structural = (old.latent_space, old.num_optimized_layers, old.feature_block) != \
+                     (config.latent_space, config.num_optimized_layers, config.feature_block)
+        if structural:
+            self._commit()
+            self._begin(self.drag.handles.cpu().numpy(), self.drag.targets.cpu().numpy(), snapshot=False)
+        else:
+            for group in self.drag.optimizer.param_groups:
+                group["lr"] = config.lr
+
+    # ---- points and mask ----
+    def set_points(self, handles, targets) -> None:
+        """Start a new drag from the current latent (the paper's continuous editing)."""
+        h, t = self._check_points(handles, targets)
+        self._commit()
+        self._begin(h, t, snapshot=True)
+
+    def set_mask(self, mask) -> None:
+        """mask [H, W] with 1 where the image may move, or None for no mask term."""
+        if mask is None:
+            self.mask = None
+        else:
+            m = torch.as_tensor(np.asarray(mask), dtype=torch.float32)
+            if tuple(m.shape) != self.size:
+                raise DragGANError(f"the mask must be {self.size[0]}x{self.size[1]} (the image size), "
+                                   f"got {tuple(m.shape)}")
+            if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
+                raise DragGANError("mask values must lie in [0, 1] (1 = may move)")
+            self.mask = m.to(self.device)
+        if self.drag is not None:
+            self.drag.feat0_full = self._feat0_full() if self.mask is not None else None
+
+    def _check_points(self, handles, targets) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            h = np.asarray(handles, dtype=np.float64).reshape(-1, 2) if len(handles) else np.zeros((0, 2))
+            t = np.asarray(targets, dtype=np.float64).reshape(-1, 2) if len(targets) else np.zeros((0, 2))
+        except (ValueError, TypeError):
+            raise DragGANError("points must be lists of [x, y] pairs") from None
+        if len(h) == 0:
+            raise DragGANError("add at least one handle point and its target")
+        if len(h) != len(t):
+            raise DragGANError(f"every handle needs a target: got {len(h)} handles and {len(t)} targets")
+        height, width = self.size
+        for name, pts in (("handle", h), ("target", t)):
+            bad = ~np.isfinite(pts).all(1) | (pts[:, 0] < 0) | (pts[:, 0] > width - 1) | \
+                  (pts[:, 1] < 0) | (pts[:, 1] > height - 1)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise DragGANError(f"{name} {i} at {pts[i].tolist()} lies outside the {width}x{height} image "
+                                   f"(x in [0, {width - 1}], y in [0, {height - 1}])")
+        return h, t
+
+    # ---- the loop ----
+    def _layers(self) -> int:
+        return min(self.cfg.num_optimized_layers, self.G.num_ws)
+
+    def _assemble(self, w_opt: torch.Tensor) -> torch.Tensor:
+        """[1, k or 1, D] optimised rows + the fixed rest of the current latent -> [1, L, D]."""
+        k = self._layers()
+        head = w_opt.expand(-1, k, -1) if self.cfg.latent_space == "w" else w_opt
+        return torch.cat([head, self.ws[:, k:]], dim=1)
+
+    def _features(self, ws: torch.Tensor, render_image: bool):
+        block = self.cfg.feature_block
+        if self.cfg.full_forward:  # reference cost: what a naive implementation pays per step
+            out = self.G.synthesis.run(ws, self.cfg.noise_mode, feature_blocks=[block], render_image=True)
+            return upsample(out.features[block], self.size), out.img
+        out = self.G.synthesis.run(ws, self.cfg.noise_mode, feature_blocks=[block], render_image=render_image,
+                                   grad_blocks=block)
+        return out.features[block], out.img
+
+    def _feat0_full(self) -> torch.Tensor:
+        with torch.no_grad():
+            feat, _ = self._features(self._assemble(self.drag.w_opt), False)
+            return upsample(feat, self.size)
+
+    def _begin(self, h: np.ndarray, t: np.ndarray, snapshot: bool) -> None:
+        if snapshot:
+            self._undo.append(_Snapshot(self.ws.clone(), None, None))
+            self._redo.clear()
+        k = self._layers()
+        init = self.ws[:, :1] if self.cfg.latent_space == "w" else self.ws[:, :k]
+        w_opt = init.clone().requires_grad_(True)
+        handles = torch.tensor(h, dtype=torch.float32, device=self.device)
+        with torch.no_grad():
+            feat, _ = self._features(self.ws, False)
+            f0 = sample_image_res(feat, self.size, handles)  # [n, C]
+        self.drag = _Drag(handles0=handles.clone(), handles=handles,
+                          targets=torch.tensor(t, dtype=torch.float32, device=self.device), f0=f0,
+                          w_opt=w_opt, optimizer=torch.optim.Adam([w_opt], lr=self.cfg.lr))
+        if self.mask is not None:
+            self.drag.feat0_full = self._feat0_full()
+
+    def _commit(self) -> None:
+        """Fold the current drag's latent into `ws` (it becomes the new starting point)."""
+        if self.drag is not None:
+            with torch.no_grad():
+                self.ws = self._assemble(self.drag.w_opt.detach()).clone()
+            if self._undo:
+                self._undo[-1].handles = self.drag.handles0.cpu().numpy()
+                self._undo[-1].targets = self.drag.targets.cpu().numpy()
+            self.drag = None
+
+    def step(self, render_image: bool = False) -> StepResult:
+        """One iteration: forward to the feature block, track (after the first step), supervise, Adam step."""
+        d = self.drag
+        if d is None:
+            raise DragGANError("set handle and target points before stepping")
+        ws = self._assemble(d.w_opt)
+        feat, img = self._features(ws, render_image)
+        size = self.size
+        sample_size = tuple(feat.shape[-2:]) if self.cfg.full_forward else size
+        if d.steps > 0 and self.cfg.tracking:
+            d.handles = track_points(feat.detach(), sample_size, d.handles, d.f0, self.cfg.r2,
+                                     self.cfg.tracking_distance).to(d.handles.dtype)
+        dist = (d.targets - d.handles).norm(dim=-1)  # [n]
+        stop = self.cfg.stop_distance(len(dist))
+        converged_t = (dist <= stop).all()
+        limit = d.steps >= self.cfg.max_steps
+        # Supervise unless done; whether we are done is only known on the host, so compute the
+        # loss anyway (cheap next to the forward) and skip the update if converged.
+        active = dist > 1.0 if self.cfg.skip_reached else None
+        l_motion = motion_loss(feat, sample_size, d.handles, d.targets, self.cfg.r1, self.cfg.loss_reduction, active)
+        l_mask = torch.zeros((), device=self.device)
+        if self.mask is not None and d.feat0_full is not None and self.cfg.lambda_mask > 0:
+            l_mask = mask_loss(feat, d.feat0_full, 1 - self.mask, self.cfg.loss_reduction)
+        loss = l_motion + self.cfg.lambda_mask * l_mask
+        finite = torch.isfinite(loss) & torch.isfinite(feat).all()
+        # One host transfer per step for every number the caller sees (no sync per point).
+        stats = torch.cat([torch.stack([loss.detach(), l_motion.detach(), l_mask.detach(),
+                                        converged_t.float(), finite.float()]),
+                           d.handles.reshape(-1), dist]).cpu().numpy()
+        loss_v, lm_v, lk_v, conv_v, finite_v = stats[:5]
+        n = len(dist)
+        handles_np = stats[5:5 + 2 * n].reshape(n, 2).copy()
+        dist_np = stats[5 + 2 * n:].copy()
+        converged = bool(conv_v)
+        image = to_uint8(img) if img is not None else None
+        d.trajectory.append(handles_np)
+        if not finite_v:
+            return StepResult(d.steps, handles_np, d.targets.cpu().numpy(), dist_np, float("nan"), float("nan"),
+                              float("nan"), converged, True, image,
+                              error="the step produced NaN or infinity; the last good latent was kept "
+                                    "(try a smaller step size)")
+        if converged or limit:
+            return StepResult(d.steps, handles_np, d.targets.cpu().numpy(), dist_np, float(loss_v), float(lm_v),
+                              float(lk_v), converged, True, image)
+        backup = d.w_opt.detach().clone()
+        d.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        d.optimizer.step()
+        if not bool(torch.isfinite(d.w_opt).all()):
+            with torch.no_grad():
+                d.w_opt.copy_(backup)
+            return StepResult(d.steps, handles_np, d.targets.cpu().numpy(), dist_np, float(loss_v), float(lm_v),
+                              float(lk_v), False, True, image,
+                              error="the update produced NaN or infinity; the last good latent was kept "
+                                    "(try a smaller step size)")
+        d.steps += 1
+        return StepResult(d.steps - 1, handles_np, d.targets.cpu().numpy(), dist_np, float(loss_v), float(lm_v),
+                          float(lk_v), False, False, image)
+
+    def run(self, callback: Callable[[StepResult], bool | None] | None = None, max_steps: int | None = None,
+            render_every: int = 0) -> StepResult:
+        """Step until converged, the step limit, an error, or `callback` returns True (stop)."""
+        limit = max_steps if max_steps is not None else self.cfg.max_steps
+        result = None
+        for i in range(limit + 1):
+            render = render_every > 0 and i % render_every == 0
+            result = self.step(render_image=render)
+            if callback is not None and callback(result):
+                break
+            if result.done:
+                break
+        return result
+
+    # ---- current state ----
+    def current_ws(self) -> torch.Tensor:
+        """The latent being shown: [1, L, D] (detached)."""
+        if self.drag is None:
+            return self.ws.clone()
+        with torch.no_grad():
+            return self._assemble(self.drag.w_opt.detach()).clone()
+
+    @torch.no_grad()
+    def render(self) -> np.ndarray:
+        """uint8 [H, W, 3] of the current latent."""
+        return to_uint8(self.G.synthesis(self.current_ws(), noise_mode=self.cfg.noise_mode))
+
+    @property
+    def handles(self) -> np.ndarray:
+        return np.zeros((0, 2)) if self.drag is None else self.drag.handles.cpu().numpy()
+
+    @property
+    def targets(self) -> np.ndarray:
+        return np.zeros((0, 2)) if self.drag is None else self.drag.targets.cpu().numpy()
+
+    @property
+    def trajectory(self) -> list[np.ndarray]:
+        return [] if self.drag is None else list(self.drag.trajectory)
+
+    # ---- history ----
+    def stop(self) -> None:
+        """End the current drag, keeping its result (new points then continue from here)."""
+        self._commit()
+
+    def undo(self) -> bool:
+        """Revert the last whole drag (or reset). False when there is nothing to undo."""
+        self._commit()
+        if not self._undo:
+            return False
+        snap = self._undo.pop()
+        self._redo.append(_Snapshot(self.ws.clone(), snap.handles, snap.targets))
+        self.ws = snap.ws
+        return True
+
+    def redo(self) -> bool:
+        self._commit()
+        if not self._redo:
+            return False
+        snap = self._redo.pop()
+        self._undo.append(_Snapshot(self.ws.clone(), snap.handles, snap.targets))
+        self.ws = snap.ws
+        return True
+
+    def reset(self) -> None:
+        """Back to the original image (undoable)."""
+        self._commit()
+        self._undo.append(_Snapshot(self.ws.clone(), None, None))
+        self._redo.clear()
+        self.ws = self.ws0.clone()
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo) or self.drag is not None
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+
+def seed_to_ws(G, seed: int, truncation_psi: float = 1.0, c: torch.Tensor | None = None) -> torch.Tensor:
+    """NVIDIA's convention: z = np.random.RandomState(seed).randn(1, z_dim) -> mapped ws [1, L, D]."""
+    if not 0 <= int(seed) < 2 ** 32:
+        raise DragGANError(f"seed must be in [0, 2^32), got {seed}")
+    z = torch.from_numpy(np.random.RandomState(int(seed)).randn(1, G.z_dim)).to(G.device, torch.float32)
+    if G.c_dim > 0 and c is None:
+        c = torch.zeros(1, G.c_dim, device=G.device)
+        c[0, 0] = 1  # first class unless the caller picks one
+    with torch.no_grad():
+        return G.mapping(z, c, truncation_psi=truncation_psi)
