@@ -1,0 +1,132 @@
+"""Our StyleGAN2: early stopping, feature outputs, variants, and the reference ops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as tnf
+
+from stylegan2 import CheckpointError, GeneratorConfig
+from stylegan2.ops import conv2d_up2, setup_filter, upfirdn2d, upsample2d
+
+from conftest import tiny_generator
+
+
+@pytest.mark.parametrize("architecture", ["skip", "orig", "resnet"])
+def test_stop_after_block_gives_the_same_features(architecture):
+    G = tiny_generator(architecture=architecture, img_resolution=64)
+    ws = G.mapping(torch.randn(2, G.z_dim))
+    full = G.synthesis.run(ws, feature_blocks=G.synthesis.block_resolutions)
+    for res in G.synthesis.block_resolutions:
+        early = G.synthesis.run(ws, feature_blocks=[res], render_image=False)
+        assert early.img is None
+        assert torch.equal(early.features[res], full.features[res])
+    assert torch.equal(full.img, G.synthesis(ws))
+
+
+def test_stopping_early_skips_the_higher_blocks():
+    G = tiny_generator(img_resolution=64)
+    called = []
+    for res in G.synthesis.block_resolutions:
+        getattr(G.synthesis, f"b{res}").register_forward_pre_hook(lambda m, a, r=res: called.append(r))
+        getattr(G.synthesis, f"b{res}").conv1.register_forward_pre_hook(lambda m, a, r=res: called.append(r))
+    G.synthesis.run(G.mapping(torch.randn(1, G.z_dim)), feature_blocks=[16], render_image=False)
+    assert max(called) == 16
+
+
+def test_grad_blocks_keeps_outputs_and_limits_the_graph():
+    G = tiny_generator(img_resolution=64)
+    ws = G.mapping(torch.randn(1, G.z_dim)).requires_grad_(True)
+    ref = G.synthesis.run(ws, feature_blocks=[16])
+    cut = G.synthesis.run(ws, feature_blocks=[16], grad_blocks=16)
+    assert torch.equal(ref.img, cut.img) and torch.equal(ref.features[16], cut.features[16])
+    assert cut.features[16].requires_grad and not cut.img.requires_grad
+    assert ref.img.requires_grad
+
+
+def test_truncation_lerps_toward_w_avg_and_honours_cutoff():
+    G = tiny_generator()
+    z = torch.randn(3, G.z_dim)
+    ws = G.mapping(z)
+    ws5 = G.mapping(z, truncation_psi=0.5, truncation_cutoff=2)
+    assert torch.allclose(ws5[:, :2], G.mapping.w_avg + 0.5 * (ws[:, :2] - G.mapping.w_avg), atol=1e-6)
+    assert torch.equal(ws5[:, 2:], ws[:, 2:])
+    assert torch.allclose(G.mapping(z, truncation_psi=0.0), G.mapping.w_avg.expand_as(ws))
+
+
+def test_noise_modes():
+    G = tiny_generator()
+    ws = G.mapping(torch.randn(1, G.z_dim))
+    const1, const2 = G.synthesis(ws, noise_mode="const"), G.synthesis(ws, noise_mode="const")
+    assert torch.equal(const1, const2)
+    r1, r2 = G.synthesis(ws, noise_mode="random"), G.synthesis(ws, noise_mode="random")
+    assert not torch.equal(r1, r2)
+    none = G.synthesis(ws, noise_mode="none")
+    assert not torch.equal(none, const1)
+    with pytest.raises(ValueError):
+        G.synthesis(ws, noise_mode="bogus")
+
+
+def test_conditional_mapping_uses_the_label():
+    G = tiny_generator(c_dim=4)
+    z = torch.randn(1, G.z_dim)
+    a = G.mapping(z, torch.eye(4)[:1])
+    b = G.mapping(z, torch.eye(4)[1:2])
+    assert not torch.allclose(a, b)
+    with pytest.raises(ValueError, match="conditional"):
+        G.mapping(z)
+
+
+def test_shapes_and_num_ws():
+    for res in (16, 64):
+        G = tiny_generator(img_resolution=res)
+        assert G.num_ws == 2 * int(np.log2(res)) - 2
+        img = G(torch.randn(2, G.z_dim))
+        assert img.shape == (2, 3, res, res)
+    with pytest.raises(ValueError, match="ws must have shape"):
+        G.synthesis(torch.zeros(1, 3, G.w_dim))
+
+
+def test_config_validation():
+    with pytest.raises(CheckpointError):
+        GeneratorConfig(img_resolution=100)
+    with pytest.raises(CheckpointError):
+        GeneratorConfig(architecture="fancy")
+    with pytest.raises(CheckpointError, match="unknown"):
+        GeneratorConfig.from_dict({"bogus": 1})
+    cfg = GeneratorConfig(img_resolution=64, c_dim=3)
+    assert GeneratorConfig.from_dict(cfg.to_dict()) == cfg
+
+
+# ---- reference ops against independent formulations ----
+
+def test_upsample2d_matches_explicit_zero_insertion_and_filtering():
+    x = torch.randn(1, 2, 5, 5)
+    f = setup_filter([1, 3, 3, 1])
+    # independent: insert zeros, pad (2, 1), full correlation with the (symmetric) 4x4 filter * 4
+    z = torch.zeros(1, 2, 10, 10)
+    z[:, :, ::2, ::2] = x
+    z = tnf.pad(z, [2, 1, 2, 1])
+    k = (f * 4)[None, None].repeat(2, 1, 1, 1)
+    ref = tnf.conv2d(z, k, groups=2)
+    assert torch.allclose(upsample2d(x, f), ref, atol=1e-6)
+    # a constant image stays constant away from the border
+    ones = upsample2d(torch.ones(1, 1, 6, 6), f)
+    assert torch.allclose(ones[..., 2:-2, 2:-2], torch.ones(1, 1, 8, 8))
+
+
+def test_conv2d_up2_equals_upsample_then_conv_for_1x1():
+    x, w, f = torch.randn(1, 3, 4, 4), torch.randn(5, 3, 1, 1), setup_filter([1, 3, 3, 1])
+    assert torch.allclose(conv2d_up2(x, w, f), tnf.conv2d(upsample2d(x, f), w), atol=1e-5)
+
+
+def test_conv2d_up2_3x3_matches_zero_insertion_formulation():
+    # transposed stride-2 conv == zero insertion then conv with the flipped kernel (full padding)
+    x, w, f = torch.randn(1, 2, 4, 4), torch.randn(3, 2, 3, 3), setup_filter([1, 3, 3, 1])
+    z = torch.zeros(1, 2, 7, 7)
+    z[:, :, ::2, ::2] = x
+    t = tnf.conv2d(tnf.pad(z, [2, 2, 2, 2]), w.flip([2, 3]))  # [1, 3, 9, 9] = 2H+1
+    ref = upfirdn2d(t, f, pad=(1, 1, 1, 1), gain=4)
+    assert torch.allclose(conv2d_up2(x, w, f), ref, atol=1e-5)
+    assert conv2d_up2(x, w, f).shape[-1] == 8
