@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import DragGANError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CHECKPOINT = PROJECT_ROOT / "checkpoints" / "demo_faces_128.safetensors"
+DEFAULT_CHECKPOINT = PROJECT_ROOT / "checkpoints" / "demo_faces_64.safetensors"
 ENV_VAR = "DRAGGAN_CHECKPOINT"  # overrides the default checkpoint
 
 

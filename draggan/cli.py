@@ -1,4 +1,4 @@
-"""`draggan`: the one command-line entry point (GUI, info, generate, convert, edit, bench).
+"""`draggan`: the one command-line entry point (GUI, info, generate, convert, edit, bench, benchmark).
 
 checkpoint -> generator -> engine -> here. User mistakes print one clear line and
 exit with status 2; nothing a user can do with a bad file prints a traceback.
@@ -104,6 +104,11 @@ def cmd_bench(args) -> int:
     return run_bench(args)
 
 
+def cmd_benchmark(args) -> int:
+    from .benchmark import run_benchmark
+    return run_benchmark(args, _load)
+
+
 def cmd_gui(args) -> int:
     try:
         from .gui.app import run_gui
@@ -180,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--points", type=int, default=1, help="number of handles")
     sp.add_argument("--json", help="also write the results to this JSON file")
     sp.set_defaults(func=cmd_bench)
+
+    sp = sub.add_parser("benchmark", help="the paper's face-landmark experiment (Table 1) on the demo model")
+    ckpt(sp)
+    sp.add_argument("--quick", action="store_true", help="3 pairs (variants on 2): the CI size")
+    sp.add_argument("--pairs", type=int, default=200, help="image pairs for our settings (default 200)")
+    sp.add_argument("--variant-pairs", type=int, default=None, help="pairs for each variant (default: all)")
+    sp.add_argument("--steps", type=int, default=300, help="step limit per edit (paper: 300)")
+    sp.add_argument("--seed", type=int, default=2023, help="seed of the pair sampler")
+    sp.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the images")
+    sp.add_argument("--json", help="write the results to this JSON file")
+    sp.add_argument("--no-progress", action="store_true")
+    sp.set_defaults(func=cmd_benchmark)
     return p
 
 

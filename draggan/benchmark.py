@@ -1,0 +1,187 @@
+"""`draggan benchmark`: the paper's face-landmark experiment (Table 1) on the demo model.
+
+Protocol (ALGORITHM.md, "Reported results"): generate two faces A and B, detect
+their landmarks, drag A's landmarks to B's positions (1 point, 5 points, all
+points; at most 300 steps), detect again in the edited image, and report the
+mean distance (MD) to the targets. "no edit" is the MD between A's and B's
+landmarks. Variants: without tracking, W instead of W+, and the official code's
+settings. A fixed seed set makes runs comparable.
+
+engine + faces (family, detector) -> here -> table / JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .engine import DragConfig, DragSession, official_config, seed_to_ws
+from .errors import DragGANError
+from .faces import FIVE_POINT, LANDMARK_NAMES, detect_landmarks
+
+POINT_SETS = ("1", "5", "all")
+# Detector coordinates put pixel centres at +0.5; the engine's at integers.
+DETECTOR_TO_ENGINE = -0.5
+
+
+@dataclass
+class Pair:
+    seed_a: int
+    seed_b: int
+    points_a: np.ndarray  # [K, 2] engine px, detected in A
+    points_b: np.ndarray  # [K, 2] detected in B
+    single: int  # landmark index for the 1-point test
+
+
+def variants(resolution: int, max_steps: int) -> dict[str, DragConfig]:
+    base = DragConfig(max_steps=max_steps)
+    return {
+        "ours": base,
+        "no tracking": base.with_(tracking=False),
+        "W instead of W+": base.with_(latent_space="w"),
+        "official settings": official_config(resolution, max_steps=max_steps),
+    }
+
+
+def detect(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pts, found = detect_landmarks(img)
+    return pts.astype(np.float64) + DETECTOR_TO_ENGINE, found
+
+
+def make_pairs(G, n_pairs: int, seed: int, psi: float) -> tuple[list[Pair], int]:
+    """Sample seed pairs whose landmarks are all detected in both images; -> (pairs, rejected)."""
+    rng = np.random.RandomState(seed)
+    pairs, rejected = [], 0
+    while len(pairs) < n_pairs:
+        if rejected > 10 * n_pairs + 20:
+            raise DragGANError("the detector fails on most samples of this model; is it the demo face model?")
+        sa, sb = (int(s) for s in rng.randint(0, 2 ** 31 - 1, size=2))
+        detections = []
+        for s in (sa, sb):
+            with torch.no_grad():
+                img = G.synthesis(seed_to_ws(G, s, psi))
+            from .images import to_uint8
+            detections.append(detect(to_uint8(img)))
+        if all(found.all() for _, found in detections):
+            pairs.append(Pair(sa, sb, detections[0][0], detections[1][0], int(rng.randint(len(LANDMARK_NAMES)))))
+        else:
+            rejected += 1
+    return pairs, rejected
+
+
+def point_indices(pair: Pair, which: str) -> list[int]:
+    if which == "1":
+        return [pair.single]
+    if which == "5":
+        return list(FIVE_POINT)
+    return list(range(len(LANDMARK_NAMES)))
+
+
+def mean_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b, axis=-1).mean())
+
+
+def run_edit(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> tuple[float, float, int, bool]:
+    """One benchmark edit -> (MD after, seconds, steps, all landmarks re-detected)."""
+    session = DragSession(G, seed_to_ws(G, pair.seed_a, psi), config)
+    res = G.img_resolution
+    handles = np.clip(pair.points_a[idx], 0, res - 1)
+    targets = np.clip(pair.points_b[idx], 0, res - 1)
+    session.set_points(handles, targets)
+    t0 = time.perf_counter()
+    result = session.run()
+    seconds = time.perf_counter() - t0
+    pts, found = detect(session.render())
+    # A landmark the detector lost counts at its tracked handle position (never dropped from the mean).
+    after = np.where(found[idx, None], pts[idx], result.handles)
+    return mean_distance(after, pair.points_b[idx]), seconds, result.step, bool(found[idx].all())
+
+
+def benchmark(G, n_pairs: int, seed: int = 2023, psi: float = 1.0, max_steps: int = 300,
+              variant_names=None, variant_pairs: int | None = None, progress: bool = True) -> dict:
+    pairs, rejected = make_pairs(G, n_pairs, seed, psi)
+    configs = variants(G.img_resolution, max_steps)
+    names = list(configs) if variant_names is None else ["ours", *[v for v in variant_names if v != "ours"]]
+    per_variant = {name: (pairs if name == "ours" else pairs[: variant_pairs or n_pairs]) for name in names}
+    total = sum(len(p) * len(POINT_SETS) for p in per_variant.values())
+    bar = tqdm(total=total, desc="benchmark edits", unit="edit", disable=not progress)
+    out: dict = {"resolution": G.img_resolution, "pairs": n_pairs, "seed": seed, "truncation_psi": psi,
+                 "max_steps": max_steps, "rejected_pairs": rejected, "md": {}, "md_no_edit": {},
+                 "seconds_per_edit": {}, "steps_per_edit": {}, "lost_landmarks": {}, "variants": {}}
+    for name in names:
+        stats = {}
+        for which in POINT_SETS:
+            mds, secs, steps, lost, no_edit = [], [], [], 0, []
+            for pair in per_variant[name]:
+                idx = point_indices(pair, which)
+                md, s, n, ok = run_edit(G, pair, idx, configs[name], psi)
+                mds.append(md)
+                secs.append(s)
+                steps.append(n)
+                lost += not ok
+                no_edit.append(mean_distance(pair.points_a[idx], pair.points_b[idx]))
+                bar.update(1)
+                bar.set_postfix(variant=name, points=which, md=f"{np.mean(mds):.2f}")
+            stats[which] = {"md": float(np.mean(mds)), "md_no_edit": float(np.mean(no_edit)),
+                            "seconds": float(np.mean(secs)), "steps": float(np.mean(steps)), "lost": lost,
+                            "pairs": len(mds)}
+        if name == "ours":
+            out["md"] = {k: v["md"] for k, v in stats.items()}
+            out["md_no_edit"] = {k: v["md_no_edit"] for k, v in stats.items()}
+            out["seconds_per_edit"] = {k: v["seconds"] for k, v in stats.items()}
+            out["steps_per_edit"] = {k: v["steps"] for k, v in stats.items()}
+            out["lost_landmarks"] = {k: v["lost"] for k, v in stats.items()}
+        else:
+            out["variants"][name] = {"md": {k: v["md"] for k, v in stats.items()},
+                                     "md_no_edit": {k: v["md_no_edit"] for k, v in stats.items()},
+                                     "seconds_per_edit": {k: v["seconds"] for k, v in stats.items()},
+                                     "pairs": len(per_variant[name])}
+    bar.close()
+    return out
+
+
+PAPER_RATIOS = {"1": 2.44 / 12.93, "5": 3.18 / 11.66, "all": 4.73 / 16.02}  # DragGAN / no edit, Table 1
+
+
+def format_table(r: dict) -> str:
+    res = r["resolution"]
+    lines = [f"Face-landmark benchmark: {r['pairs']} pairs, {res}x{res}, max {r['max_steps']} steps, "
+             f"seed {r['seed']}, psi {r['truncation_psi']}",
+             f"{'method':<20}{'MD 1 pt':>10}{'MD 5 pts':>10}{'MD all':>10}{'s/edit (5)':>12}"]
+
+    def row(name, md, secs=None):
+        cells = "".join(f"{md[k]:>10.2f}" for k in POINT_SETS)
+        return f"{name:<20}{cells}{'' if secs is None else f'{secs:>12.2f}'}"
+
+    lines.append(row("no edit", r["md_no_edit"]))
+    lines.append(row("ours (paper settings)", r["md"], r["seconds_per_edit"]["5"]))
+    for name, v in r["variants"].items():
+        note = f" [{v['pairs']} pairs]" if v["pairs"] != r["pairs"] else ""
+        lines.append(row(name + note, v["md"], v["seconds_per_edit"]["5"]))
+    ratios = "  ".join(f"{k}: {r['md'][k] / max(r['md_no_edit'][k], 1e-9):.2f} (paper {PAPER_RATIOS[k]:.2f})"
+                       for k in POINT_SETS)
+    lines.append(f"MD / no edit  {ratios}")
+    lines.append(f"MD as a fraction of the image size: " +
+                 "  ".join(f"{k}: {r['md'][k] / res:.3f}" for k in POINT_SETS))
+    return "\n".join(lines)
+
+
+def run_benchmark(args, load) -> int:
+    G = load(args)
+    if args.quick:
+        n_pairs, variant_pairs = 3, 2
+    else:
+        n_pairs, variant_pairs = args.pairs, args.variant_pairs
+    r = benchmark(G, n_pairs, seed=args.seed, psi=args.trunc, max_steps=args.steps, variant_pairs=variant_pairs,
+                  progress=not args.no_progress)
+    print(format_table(r))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(r, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,15 @@
+#!/usr/bin/env python
+"""Engine steps/s and peak memory, ours vs a full forward every step; same as `draggan bench`.
+
+    python scripts/bench_engine.py --synthetic 256          # random-weight config-f generator
+    python scripts/bench_engine.py path/to/model.pkl --device cuda
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from draggan.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(["bench", *sys.argv[1:]]))
