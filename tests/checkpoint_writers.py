@@ -117,11 +117,12 @@ class MarkerPickler(pickle._Pickler):
             self.framer.commit_frame()
             if isinstance(obj, np.generic):  # numpy[._]core.multiarray.scalar(dtype, raw bytes)
                 scalar = Global(f"{self.numpy_spelling}.multiarray", "scalar")
-                self._save_call(Call(scalar, (obj.dtype, obj.tobytes())))
+                call = Call(scalar, (obj.dtype, obj.tobytes()))
             else:  # numpy.dtype('f8', False, True) + BUILD state, as numpy pickles it
                 order = "<" if obj.itemsize > 1 else "|"
-                self._save_call(Call(NUMPY_DTYPE, (obj.str[1:], False, True),
-                                     state=(3, order, None, None, None, -1, -1, 0)))
+                call = Call(NUMPY_DTYPE, (obj.str[1:], False, True), state=(3, order, None, None, None, -1, -1, 0))
+            self._save_call(call)
+            self.memo[id(obj)] = (self.memo.pop(id(call))[0], obj)  # later uses: memo GETs, as in real files
             return
         super().save(obj, save_persistent_id)
 

@@ -50,8 +50,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str,
     data = path.read_bytes()
     if not data:
         raise CheckpointError(f"'{path}' is empty: download or copy the checkpoint again")
-    fmt = detect_format(data)
     try:
+        fmt = detect_format(data)
         if fmt == "rosinality-pt":
             cfg, sd = rosinality.read_rosinality(data)
         elif fmt == "native-safetensors":

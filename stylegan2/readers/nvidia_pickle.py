@@ -59,14 +59,29 @@ def _walk(obj: PersistedObject, prefix: str, out: dict[str, torch.Tensor], class
         _walk(child, f"{prefix}{name}.", out, classes)
 
 
-def _config_from_kwargs(kw: dict) -> GeneratorConfig:
+# Signature defaults that differ between the two repos (CHECKPOINTS.md, section 1).
+_ADA_DEFAULTS = {"w_avg_beta": 0.995, "num_fp16_res": 0, "conv_clamp": None}
+_SG3_DEFAULTS = {"w_avg_beta": 0.998, "num_fp16_res": 4, "conv_clamp": 256}
+
+
+def _config_from_kwargs(kw: dict, built: dict) -> GeneratorConfig:
+    """Constructor kwargs (+ attributes the built modules stored, `built`) -> config."""
     kw = _plain(kw)
+    nested = "synthesis_kwargs" in kw
     mapping = dict(kw.pop("mapping_kwargs", None) or {})
     synthesis = dict(kw.pop("synthesis_kwargs", None) or {})
     # stylegan3's networks_stylegan2 passes synthesis (and block/layer) kwargs flat.
+    flat = False
     for key in list(kw):
         if key in _SYNTHESIS_KEYS:
             synthesis[key] = kw.pop(key)
+            flat = True
+    defaults = _SG3_DEFAULTS if (flat and not nested) or "fused_modconv_default" in synthesis else _ADA_DEFAULTS
+    for key, value in built.items():  # what the modules actually used beats any default
+        synthesis.setdefault(key, value)
+    mapping.setdefault("w_avg_beta", defaults["w_avg_beta"])
+    for key in ("num_fp16_res", "conv_clamp"):
+        synthesis.setdefault(key, defaults[key])
     for key in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"):
         if key not in kw:
             raise CheckpointError(f"G_ema has no '{key}' argument; the file is not a StyleGAN2 generator pickle")
@@ -79,14 +94,14 @@ def _config_from_kwargs(kw: dict) -> GeneratorConfig:
         mapping_embed_features=mapping.get("embed_features"),
         mapping_layer_features=mapping.get("layer_features"),
         mapping_lr_multiplier=mapping.get("lr_multiplier", 0.01),
-        w_avg_beta=mapping.get("w_avg_beta", 0.995) if mapping.get("w_avg_beta", 0.995) is not None else 0.995,
+        w_avg_beta=mapping["w_avg_beta"] if mapping["w_avg_beta"] is not None else 0.995,
         channel_base=synthesis.get("channel_base", 32768),
         channel_max=synthesis.get("channel_max", 512),
         architecture=synthesis.get("architecture", "skip"),
         resample_filter=tuple(synthesis.get("resample_filter", (1, 3, 3, 1))),
-        conv_clamp=synthesis.get("conv_clamp"),
+        conv_clamp=synthesis["conv_clamp"],
         use_noise=synthesis.get("use_noise", True),
-        num_fp16_res=synthesis.get("num_fp16_res", 0),
+        num_fp16_res=synthesis["num_fp16_res"],
     )
     return GeneratorConfig(**cfg)
 
@@ -110,11 +125,27 @@ def read_nvidia_pickle(top) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
     kwargs = g.state.get("_init_kwargs")
     if not isinstance(kwargs, dict) or g.state.get("_init_args"):
         raise CheckpointError("G_ema has no readable constructor arguments; the file is corrupt or not supported")
-    cfg = _config_from_kwargs(kwargs)
+    cfg = _config_from_kwargs(kwargs, _built_attributes(g))
     # The mapping network is built with the generator's num_ws; its buffer layout is implicit.
     cfg.extra = {"format": "nvidia-pytorch-pickle",
                  "training_set_kwargs": _json_safe(top.get("training_set_kwargs"))}
     return cfg, tensors
+
+
+def _built_attributes(g: PersistedObject) -> dict:
+    """conv_clamp / num_fp16_res as stored by the built modules themselves (when present)."""
+    out = {}
+    synthesis = (g.state.get("_modules") or {}).get("synthesis")
+    if isinstance(synthesis, PersistedObject):
+        if isinstance(synthesis.state.get("num_fp16_res"), (int, np.integer)):
+            out["num_fp16_res"] = int(synthesis.state["num_fp16_res"])
+        b4 = (synthesis.state.get("_modules") or {}).get("b4")
+        conv1 = (b4.state.get("_modules") or {}).get("conv1") if isinstance(b4, PersistedObject) else None
+        if isinstance(conv1, PersistedObject) and "conv_clamp" in conv1.state:
+            clamp = _plain(conv1.state["conv_clamp"])
+            if clamp is None or isinstance(clamp, (int, float)):
+                out["conv_clamp"] = clamp
+    return out
 
 
 def _json_safe(v):

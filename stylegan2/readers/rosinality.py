@@ -18,6 +18,7 @@ import torch
 
 from ..config import GeneratorConfig
 from ..errors import CheckpointError
+from ..ops import setup_filter
 
 W_AVG_SAMPLES = 10_000  # z samples for the w_avg estimate of files that lack it
 W_AVG_SEED = 0
@@ -29,7 +30,7 @@ def _torch_load(data: bytes) -> dict:
             warnings.simplefilter("ignore")
             obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:
-        msg = str(e).split("\n")[0]
+        msg = next((ln for ln in str(e).splitlines() if "GLOBAL" in ln), str(e).split("\n")[0])  # name the refused global
         if "weights_only" in str(e) or "Unsupported global" in str(e):
             raise CheckpointError(f"refusing to load: the .pt file asks for Python objects outside the allowed "
                                   f"set ({msg[:200]}); it is not a supported checkpoint and nothing was run") from None
@@ -107,14 +108,11 @@ def _rename(g: dict[str, torch.Tensor], cfg: GeneratorConfig) -> dict[str, torch
         styled(f"{b}.conv0", f"convs.{2 * k}", f"noise_{2 * k + 1}")
         styled(f"{b}.conv1", f"convs.{2 * k + 1}", f"noise_{2 * k + 2}")
         torgb(f"{b}.torgb", f"to_rgbs.{k}")
-    # The FIR filters are fixed buffers ([1,3,3,1] in rosinality's files too): take them from a fresh model.
-    from ..networks import Generator  # local: readers sit below networks only for this default
-    with torch.device("meta"):
-        names = Generator(cfg).state_dict().keys()
-    from ..ops import setup_filter
-    for name in names:
-        if name.endswith("resample_filter"):
-            sd[name] = setup_filter(cfg.resample_filter)
+    # The FIR filters are fixed buffers ([1,3,3,1] in rosinality's files too).
+    filt = setup_filter(cfg.resample_filter)
+    for res in cfg.block_resolutions:
+        for layer in ([""] if res == 4 else ["", ".conv0"]) + [".conv1"]:
+            sd[f"synthesis.b{res}{layer}.resample_filter"] = filt
     return {k: v.float().contiguous() for k, v in sd.items()}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
 import warnings
 from dataclasses import dataclass
@@ -56,6 +57,13 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
                        metadata=None):
     if not isinstance(storage, torch.Tensor):
         raise CheckpointError("a tensor in this file has no readable storage; the file is corrupt")
+    size, stride = tuple(int(v) for v in size), tuple(int(v) for v in stride)
+    numel = math.prod(size)
+    # A real weight never repeats storage elements: a zero stride or a view larger than its storage
+    # would let a tiny file expand into gigabytes when copied out.
+    if len(size) != len(stride) or numel > storage.numel() or any(st <= 0 for n, st in zip(size, stride) if n > 1):
+        raise CheckpointError(f"a tensor of shape {list(size)} does not fit its storage of {storage.numel()} "
+                              "elements; the file is corrupt or hostile")
     try:
         # Honour the stored stride (channels_last files) and copy out a contiguous tensor.
         return torch.as_strided(storage, tuple(size), tuple(stride), int(storage_offset)).contiguous()
@@ -104,8 +112,13 @@ for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_core, "_reconstruct")] = _NUMPY_CORE.multiarray._reconstruct
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """Resolves only the globals of `_ALLOWED`; refuses every other one by name."""
+class RestrictedUnpickler(pickle._Unpickler):
+    """Resolves only the globals of `_ALLOWED`; refuses every other one by name.
+
+    Built on the pure-Python unpickler: its memo is a dict, so a tiny file naming a huge
+    memo index cannot make it allocate a huge table (the C unpickler preallocates one).
+    Checkpoints hold few, large objects, so the speed difference does not matter.
+    """
 
     def find_class(self, module, name):
         try:
