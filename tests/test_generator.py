@@ -130,3 +130,24 @@ def test_conv2d_up2_3x3_matches_zero_insertion_formulation():
     ref = upfirdn2d(t, f, pad=(1, 1, 1, 1), gain=4)
     assert torch.allclose(conv2d_up2(x, w, f), ref, atol=1e-5)
     assert conv2d_up2(x, w, f).shape[-1] == 8
+
+
+def test_fp16_modulated_conv_matches_fp32():
+    from stylegan2.ops import modulated_conv2d
+    g = torch.Generator().manual_seed(0)
+    x, w, s = torch.randn(2, 8, 8, 8, generator=g), torch.randn(4, 8, 3, 3, generator=g), torch.randn(2, 8, generator=g)
+    ref = modulated_conv2d(x, w, s)
+    half = modulated_conv2d(x.half(), w, s)
+    assert half.dtype == torch.float16
+    assert torch.allclose(half.float(), ref, atol=1e-2 * ref.abs().max())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fp16_synthesis_on_cuda_matches_fp32():
+    G = tiny_generator(img_resolution=64, num_fp16_res=2).cuda()
+    ws = G.mapping(torch.randn(2, G.z_dim, device="cuda"))
+    ref = G.synthesis(ws)
+    G.synthesis.use_fp16 = True
+    half = G.synthesis(ws)
+    assert half.dtype == torch.float32
+    assert (half - ref).abs().max() < 0.05 * ref.abs().max()
