@@ -177,8 +177,9 @@ class DragSession:
         return out.features[block], out.img
 
     def _feat0_full(self) -> torch.Tensor:
+        """F0 at image size: the features when the drag started (`ws` is committed only between drags)."""
         with torch.no_grad():
-            feat, _ = self._features(self._assemble(self.drag.w_opt), False)
+            feat, _ = self._features(self.ws, False)
             return upsample(feat, self.size)
 
     def _begin(self, h: np.ndarray, t: np.ndarray, snapshot: bool) -> None:

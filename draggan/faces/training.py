@@ -35,6 +35,7 @@ class TrainSettings:
     resolution: int = 64  # output size, px (128 needs ~4x the compute of 64)
     w_dim: int = 128  # W size; small model, small file
     mapping_layers: int = 4  # the target map z -> u is simple; 8 layers buy nothing here
+    mapping_lr_multiplier: float = 0.01  # StyleGAN2's 100x slower mapping (paper default)
     channel_base: int = 4096  # channels(res) = min(channel_base / res, channel_max)
     channel_max: int = 128
     batch: int = 16  # images per step
@@ -69,7 +70,8 @@ def target_landmarks(z: torch.Tensor, res: int) -> np.ndarray:
 
 def generator_config(s: TrainSettings) -> GeneratorConfig:
     return GeneratorConfig(z_dim=PARAM_DIM, w_dim=s.w_dim, img_resolution=s.resolution, mapping_layers=s.mapping_layers,
-                           channel_base=s.channel_base, channel_max=s.channel_max, architecture="skip")
+                           mapping_lr_multiplier=s.mapping_lr_multiplier, channel_base=s.channel_base,
+                           channel_max=s.channel_max, architecture="skip")
 
 
 def reconstruction_loss(img: torch.Tensor, target: torch.Tensor, s: TrainSettings) -> torch.Tensor:
