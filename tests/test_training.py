@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import torch
 from safetensors import safe_open
 
@@ -48,3 +50,22 @@ def test_resume_continues_from_the_saved_state(tmp_path):
     assert int(state["optimizer"]["state"][0]["step"]) == 5
     second = load_generator(out).state_dict()
     assert any(not torch.equal(first[k], second[k]) for k in first)
+
+
+def test_init_starts_from_a_checkpoints_weights(tmp_path):
+    first = tmp_path / "a.safetensors"
+    train(first, TrainSettings(steps=2, **TINY), progress=False)
+    second = tmp_path / "b.safetensors"
+    train(second, TrainSettings(steps=1, lr=1e-9, **TINY), progress=False, init=first)
+    a, b = load_generator(first).state_dict(), load_generator(second).state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a if k != "mapping.w_avg")
+
+    with pytest.raises(ValueError, match="architecture"):
+        train(tmp_path / "c.safetensors", TrainSettings(steps=1, **{**TINY, "w_dim": 8}), progress=False, init=first)
+
+
+def test_landmark_weights_peak_at_the_landmarks():
+    from draggan.faces.training import landmark_weights
+    w = landmark_weights(torch.tensor([[[4.5, 10.5]]]), 16, sigma=0.1)
+    assert w.shape == (1, 1, 16, 16)
+    assert w[0, 0].argmax() == 10 * 16 + 4 and float(w.max()) == pytest.approx(1.0)

@@ -43,6 +43,8 @@ class TrainSettings:
     betas: tuple[float, float] = (0.9, 0.99)  # Adam moments (regression, not GAN: a normal beta1)
     weight_multiscale: float = 1.0  # L1 on 2x and 4x downsampled images (shape before detail)
     weight_gradient: float = 1.0  # L1 on finite differences (sharp edges)
+    weight_landmarks: float = 0.0  # extra L1 weight near each landmark (eyes, mouth: small and vital)
+    landmark_sigma: float = 0.04  # width of that weight bump, fraction of the image size
     steps: int = 10_000  # total optimisation steps
     lr_decay_from: float = 0.7  # cosine decay of lr over the last 30 % of the steps
     seed: int = 0  # torch seed for init and z sampling
@@ -55,17 +57,23 @@ def z_to_unit(z: torch.Tensor) -> torch.Tensor:
     return torch.special.ndtr(z[:, :PARAM_DIM].double()).clamp(0, 1)
 
 
-def target_images(z: torch.Tensor, res: int) -> torch.Tensor:
-    """The family's image for each z: [N, 3, res, res] in [-1, 1]."""
+def target_images(z: torch.Tensor, res: int, with_landmarks: bool = False):
+    """The family's image for each z: [N, 3, res, res] in [-1, 1] (and landmarks [N, K, 2], family px)."""
     u = z_to_unit(z).cpu().numpy()
-    imgs = np.stack([render(params_from_unit(row), res)[0] for row in u])  # [N, H, W, 3]
-    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1
+    rendered = [render(params_from_unit(row), res) for row in u]
+    imgs = torch.from_numpy(np.stack([r[0] for r in rendered])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    if with_landmarks:
+        return imgs, torch.from_numpy(np.stack([r[1] for r in rendered])).float()
+    return imgs
 
 
-def target_landmarks(z: torch.Tensor, res: int) -> np.ndarray:
-    """Exact landmarks [N, K, 2] of the family images for z (family convention: pixel centres at +0.5)."""
-    u = z_to_unit(z).cpu().numpy()
-    return np.stack([render(params_from_unit(row), res)[1] for row in u])
+def landmark_weights(landmarks: torch.Tensor, res: int, sigma: float) -> torch.Tensor:
+    """[N, K, 2] landmarks -> [N, 1, res, res]: sum of Gaussian bumps (peak 1) around them."""
+    grid = torch.arange(res, dtype=torch.float32) + 0.5  # family convention: centres at +0.5
+    dx = grid.view(1, 1, 1, res) - landmarks[..., 0].reshape(*landmarks.shape[:2], 1, 1)
+    dy = grid.view(1, 1, res, 1) - landmarks[..., 1].reshape(*landmarks.shape[:2], 1, 1)
+    bumps = torch.exp(-(dx ** 2 + dy ** 2) / (2 * (sigma * res) ** 2))  # [N, K, res, res]
+    return bumps.sum(1, keepdim=True).clamp(max=1.5)
 
 
 def generator_config(s: TrainSettings) -> GeneratorConfig:
@@ -74,8 +82,12 @@ def generator_config(s: TrainSettings) -> GeneratorConfig:
                            channel_max=s.channel_max, architecture="skip")
 
 
-def reconstruction_loss(img: torch.Tensor, target: torch.Tensor, s: TrainSettings) -> torch.Tensor:
-    loss = (img - target).abs().mean()
+def reconstruction_loss(img: torch.Tensor, target: torch.Tensor, s: TrainSettings,
+                        weights: torch.Tensor | None = None) -> torch.Tensor:
+    diff = (img - target).abs()
+    loss = diff.mean()
+    if weights is not None:
+        loss = loss + s.weight_landmarks * (diff * weights).mean()
     if s.weight_multiscale:
         for k in (2, 4):
             loss = loss + s.weight_multiscale * (tnf.avg_pool2d(img, k) - tnf.avg_pool2d(target, k)).abs().mean()
@@ -104,8 +116,13 @@ def _state_path(out: Path) -> Path:
 
 
 def train(out: str | os.PathLike, settings: TrainSettings, resume: bool = False, minutes: float | None = None,
-          progress: bool = True, log_every: int = 50, save_every: int = 500) -> dict:
-    """Train (or resume) and write `out` (native safetensors) plus `out.trainstate` for resuming."""
+          progress: bool = True, log_every: int = 50, save_every: int = 500,
+          init: str | os.PathLike | None = None) -> dict:
+    """Train (or resume) and write `out` (native safetensors) plus `out.trainstate` for resuming.
+
+    `init`: start from the weights of a native checkpoint of the same architecture (fresh optimiser),
+    e.g. the shipped model, when its `.trainstate` is not at hand.
+    """
     from tqdm import tqdm
     out = Path(out)
     torch.manual_seed(settings.seed)
@@ -122,6 +139,11 @@ def train(out: str | os.PathLike, settings: TrainSettings, resume: bool = False,
         opt.load_state_dict(state["optimizer"])
         step, seconds, history = int(state["step"]), float(state["seconds"]), json.loads(state["history"])
         torch.set_rng_state(state["rng"])
+    elif init is not None:
+        start = load_generator(init)
+        if start.cfg.to_dict() | {"extra": {}} != generator_config(settings).to_dict() | {"extra": {}}:
+            raise ValueError(f"{init} has another architecture than these settings")
+        G.load_state_dict(start.state_dict())
     z_gen = torch.Generator().manual_seed(settings.seed * 7919 + step)
     started = time.monotonic()
     deadline = started + 60 * minutes if minutes else None
@@ -130,7 +152,9 @@ def train(out: str | os.PathLike, settings: TrainSettings, resume: bool = False,
     running = None
     while step < settings.steps and (deadline is None or time.monotonic() < deadline):
         z = torch.randn(settings.batch, PARAM_DIM, generator=z_gen)
-        target = target_images(z, settings.resolution)
+        target, marks = target_images(z, settings.resolution, with_landmarks=True)
+        weights = landmark_weights(marks, settings.resolution, settings.landmark_sigma) \
+            if settings.weight_landmarks else None
         # A run cut by --minutes still decays: progress is the larger of steps and time used.
         progress = step / settings.steps
         if deadline is not None:
@@ -139,7 +163,7 @@ def train(out: str | os.PathLike, settings: TrainSettings, resume: bool = False,
             group["lr"] = _lr_at(progress, settings)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings.bf16):
             img = G(z)
-        loss = reconstruction_loss(img.float(), target, settings)
+        loss = reconstruction_loss(img.float(), target, settings, weights)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
