@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,14 @@ def tiny_generator(seed: int = 0, **cfg):
                 p.add_(torch.randn_like(p) * 0.1)
         G.mapping.w_avg.normal_()
     return G.eval().requires_grad_(False)
+
+
+def pytest_collection_modifyitems(config, items):
+    """GUI tests (marked `gui`) open a real window: skip them, saying why, when there is no display."""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    skip = pytest.mark.skip(reason="no display: run the GUI tests under a virtual screen, "
+                                   "`xvfb-run -a pytest -m gui`")
+    for item in items:
+        if "gui" in item.keywords:
+            item.add_marker(skip)

@@ -1,12 +1,13 @@
 """A procedural family of cartoon face portraits with exact landmarks.
 
 Every face is a deterministic function of a :class:`FaceParams`, and every
-:class:`FaceParams` is a deterministic, piecewise-linear (so continuous almost
-everywhere) function of a point of the unit cube ``[0, 1]^PARAM_DIM``
-(:func:`params_from_unit`).  That makes the family a good target for a small
-demo StyleGAN2 (``z -> u -> image``) and a benchmark with ground truth: the
-renderer returns the landmark positions it drew, and
-:mod:`draggan.faces.detector` finds them again in an image.
+:class:`FaceParams` is a fixed, deterministic function of a point of the unit
+cube ``[0, 1]^PARAM_DIM`` (:func:`params_from_unit`): geometry is linear in the
+coordinates, colours follow piecewise-linear palettes (continuous), and only the
+hair style uses thresholds.  That makes the family a good target for a small demo
+StyleGAN2 (``z -> u -> image``) and a benchmark with ground truth: the renderer
+returns the landmark positions it drew, and :mod:`draggan.faces.detector` finds
+them again in an image.
 
 Coordinates
     Landmarks are ``float32 [K, 2]`` arrays of ``(x, y)`` in *continuous pixel
@@ -22,24 +23,30 @@ Layout
     as a 3/4 view would.
 
 Drawing
-    Shapes are polygons drawn with Pillow at 4x the output resolution and box
-    filtered down (anti-aliased).  Colours are chosen so that the features can
-    be told apart by a simple detector: the skin palette is a narrow band of
-    tones, hair / background / clothes colours are pushed at least
-    ``MIN_SKIN_DISTANCE`` (RGB) away from every skin tone, lips are a saturated
-    red, eyes are white with a dark rim, brows are dark, and every feature is
-    point symmetric about its landmark (eyes, nose) or a straight band with
-    flat ends (brows), so that centroids and edge crossings are unbiased under
-    blur.  "Left" and "right" are image left/right (viewer's left/right).
+    Shapes are polygons drawn with Pillow at 4x the output resolution (inset by
+    Pillow's ~0.4 px overfill) and box filtered down, so edges are anti-aliased
+    and sit where the geometry says.  Colours are chosen so that the features
+    can be told apart by a simple detector: skin tones lie on a narrow band;
+    hair, background and clothes stay at least ``MIN_SKIN_DISTANCE`` (RGB) away
+    from every skin tone; lips are a saturated red-magenta; eyes are white with
+    a dark rim and a cool (blue / green / grey / violet) iris; brows are a dark
+    shade of the hair; the nose tip is a darker, redder shade of the skin.  Every
+    feature is point symmetric about its landmark (eyes, nose), a straight band
+    with flat ends (brows) or a symmetric lens (lips), so that centroids and
+    edge crossings stay unbiased under blur.  "Left" and "right" mean image
+    left / right (the viewer's).
 
 Speed
-    About 1.5-2 ms per face at ``res=128`` and under 1 ms at ``res=64`` on one
-    core of the development machine (``OMP_NUM_THREADS=1``, shared 2-core box);
-    the bulk is Pillow's polygon fill at 512x512 plus the 4x box reduction.
+    Measured with ``time.process_time`` over 200 faces, one thread, on the shared
+    2-core development machine while other jobs were running: about 4 ms per face
+    at ``res=128`` (2.5-3.5 ms at 64, 9-10 ms at 256), plus 0.5 ms for
+    :func:`sample_params`.  Most of it is Pillow filling ~20 polygons at 4x size
+    and the 4x box reduction.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -108,35 +115,35 @@ class FaceParams:
 
     center_x: float          # head centre x (fraction of image width), ~0.43..0.57
     center_y: float          # head centre y (fraction of image height), ~0.41..0.51
-    head_width: float        # half-width of the head outline (fraction of image), ~0.17..0.24
+    head_width: float        # half-width of the head outline (fraction of image), ~0.17..0.25
     head_height: float       # half-height of the head outline, centre to chin (fraction), ~0.22..0.31
     jaw_taper: float         # how much the lower face narrows towards the chin, 0.12..0.30
     tilt: float              # roll of the whole head in degrees, clockwise on screen, -15..15
     yaw: float               # sideways shift of the inner features, -1..1 (3/4 view)
     pitch: float             # up/down shift of the inner features, -1..1
-    eye_open: float          # eye height / eye width, 0.42..0.85
-    eye_size: float          # eye half-width as a fraction of head_width, 0.19..0.24
-    eye_spacing: float       # eye-centre offset from the face axis, fraction of head_width, 0.34..0.42
-    brow_gap: float          # gap between eye top and brow bottom, fraction of head_height, 0.12..0.18
-    brow_slant: float        # brow angle in degrees (+: outer ends higher), -12..12
-    brow_thickness: float    # brow band thickness, fraction of head_height, 0.055..0.08
-    mouth_width: float       # mouth half-width, fraction of head_width, 0.30..0.42
-    mouth_open: float        # inner mouth height, fraction of head_height, 0..0.12 (0 = closed)
-    lip_thickness: float     # lip thickness, fraction of head_height, 0.035..0.055
-    nose_size: float         # nose-tip radius, fraction of head_width, 0.08..0.11
-    nose_drop: float         # eye line to nose tip, fraction of head_height, 0.28..0.34
-    mouth_drop: float        # nose tip to mouth centre, fraction of head_height, 0.29..0.34
+    eye_open: float          # eye height / eye width, 0.42..0.80
+    eye_size: float          # eye half-width as a fraction of head_width, 0.17..0.22
+    eye_spacing: float       # eye-centre offset from the face axis, fraction of head_width, 0.37..0.43
+    brow_gap: float          # gap between eye top and brow bottom, fraction of head_height, 0.15..0.19
+    brow_slant: float        # brow angle in degrees (+: outer ends higher), -10..10
+    brow_thickness: float    # brow band thickness, fraction of head_height, 0.07..0.095
+    mouth_width: float       # mouth half-width, fraction of head_width, 0.28..0.38
+    mouth_open: float        # inner mouth height, fraction of head_height, 0..0.10 (0 = closed)
+    lip_thickness: float     # lip thickness, fraction of head_height, 0.035..0.05
+    nose_size: float         # nose-tip radius, fraction of head_width, 0.09..0.12
+    nose_drop: float         # eye line to nose tip, fraction of head_height, 0.27..0.32
+    mouth_drop: float        # nose tip to mouth centre, fraction of head_height, 0.30..0.34
     hair_style: str          # one of HAIR_STYLES: "short", "long", "bun", "bald"
     hair_color: tuple[int, int, int]   # RGB of the hair; brows are a darker shade of it
     hair_volume: float       # hair thickness around the skull, fraction of head size, 0.05..0.10
-    hairline: float          # hairline height on the head axis, fraction of head_height above centre, 0.72..0.85
+    hairline: float          # hairline height on the head axis, fraction of head_height above centre, 0.82..0.92
     skin_color: tuple[int, int, int]   # RGB skin tone (face, ears); neck and nose are shades of it
     bg_color_a: tuple[int, int, int]   # background gradient start colour
     bg_color_b: tuple[int, int, int]   # background gradient end colour
     bg_angle: float          # direction of the background gradient in degrees
     iris_color: tuple[int, int, int]   # RGB of the iris
     shirt_color: tuple[int, int, int]  # RGB of the clothes
-    neck_width: float        # neck half-width as a fraction of head_width, 0.48..0.62
+    neck_width: float        # neck half-width as a fraction of head_width, 0.36..0.46
 
 
 # ----------------------------------------------------------------------------- colours
@@ -145,12 +152,16 @@ class FaceParams:
 _SKIN_STOPS = np.array([(247, 219, 197), (224, 178, 146), (190, 132, 98), (141, 96, 70)], float)
 _SKIN_HUE = np.array([6.0, -2.0, -8.0])  # added with weight in [-1, 1]
 
-# Hair: black, dark brown, chestnut, auburn, golden blonde, ash.
+# Hair: silver, black, dark brown, chestnut, auburn, copper, golden blonde -- ordered
+# so that the path between them stays well away from the skin tones.
 _HAIR_STOPS = np.array(
-    [(34, 27, 25), (72, 46, 33), (112, 66, 38), (158, 62, 32), (236, 204, 84), (196, 198, 204)],
+    [(140, 150, 175), (34, 27, 25), (70, 44, 32), (98, 54, 34), (132, 36, 30), (204, 106, 10),
+     (244, 208, 56)],
     float,
 )
-_IRIS = np.array([(58, 108, 186), (64, 132, 88), (104, 64, 40), (104, 126, 150), (124, 100, 48)], float)
+# Cool iris colours only: a mix of sclera white with a cool or neutral colour never looks
+# like skin, so a blurred eye cannot fall apart into skin-coloured pieces.
+_IRIS = np.array([(58, 108, 186), (52, 128, 120), (64, 132, 88), (104, 126, 150), (96, 86, 150)], float)
 _SCLERA = (250, 250, 247)
 _EYE_RIM = (40, 28, 30)
 _PUPIL = (16, 12, 16)
@@ -175,33 +186,47 @@ def _polyline_lerp(stops: np.ndarray, u: float) -> np.ndarray:
     return stops[i] * (1 - f) + stops[i + 1] * f
 
 
-def _seg_dist(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    ab = b - a
-    t = float(np.clip(np.dot(c - a, ab) / np.dot(ab, ab), 0.0, 1.0))
-    return float(np.linalg.norm(c - (a + t * ab)))
+_SKIN_SEG_A = np.concatenate([_SKIN_STOPS[:-1] + k * _SKIN_HUE for k in (-1.0, 0.0, 1.0)])
+_SKIN_SEG_AB = np.concatenate([np.diff(_SKIN_STOPS, axis=0)] * 3)
+
+
+def _skin_distances(colors: np.ndarray) -> np.ndarray:
+    """Distance of each of N x 3 colours to the band of family skin tones."""
+    rel = colors[:, None, :] - _SKIN_SEG_A[None]
+    t = np.clip((rel * _SKIN_SEG_AB).sum(-1) / (_SKIN_SEG_AB * _SKIN_SEG_AB).sum(-1), 0.0, 1.0)
+    diff = rel - t[..., None] * _SKIN_SEG_AB
+    return np.sqrt((diff * diff).sum(-1).min(1))
 
 
 def skin_palette_distance(color) -> float:
     """RGB distance from ``color`` to the band of skin tones the family can produce."""
-    c = np.asarray(color, float)
-    best = np.inf
-    for k in (-1.0, 0.0, 1.0):
-        stops = _SKIN_STOPS + k * _SKIN_HUE
-        for i in range(len(stops) - 1):
-            best = min(best, _seg_dist(c, stops[i], stops[i + 1]))
-    return best
+    return float(_skin_distances(np.asarray(color, float).reshape(1, 3))[0])
 
 
-def _push_from_skin(c: np.ndarray, target, dmin: float = MIN_SKIN_DISTANCE) -> np.ndarray:
-    """Blend ``c`` towards ``target`` just enough to be ``dmin`` away from every skin tone."""
-    target = np.asarray(target, float)
-    if skin_palette_distance(c) >= dmin:
-        return c
-    for t in np.linspace(0.05, 1.0, 20):
-        m = c * (1 - t) + target * t
-        if skin_palette_distance(m) >= dmin:
-            return m
-    return target
+def _nearest_skin(color: np.ndarray) -> np.ndarray:
+    """The closest point of the band of skin tones to ``color`` (3,)."""
+    rel = color[None, :] - _SKIN_SEG_A
+    t = np.clip((rel * _SKIN_SEG_AB).sum(-1) / (_SKIN_SEG_AB * _SKIN_SEG_AB).sum(-1), 0.0, 1.0)
+    pts = _SKIN_SEG_A + t[:, None] * _SKIN_SEG_AB
+    return pts[int(np.argmin(((color[None, :] - pts) ** 2).sum(-1)))]
+
+
+def _push_from_skin(c: np.ndarray, toward, dmin: float = MIN_SKIN_DISTANCE) -> np.ndarray:
+    """Move ``c`` straight away from the nearest skin tone until it is ``dmin`` from all.
+
+    Colours already far enough are unchanged, so the map is continuous for them;
+    a colour on the band itself is pushed towards ``toward``.
+    """
+    c = np.asarray(c, float).copy()
+    for _ in range(4):
+        near = _nearest_skin(c)
+        d = float(np.linalg.norm(c - near))
+        if d >= dmin - 1e-6:
+            break
+        away = (c - near) / d if d > 1e-6 else np.asarray(toward, float) - near
+        away /= max(float(np.linalg.norm(away)), 1e-9)
+        c = near + away * (dmin + 0.5)
+    return np.clip(c, 0.0, 255.0)
 
 
 def _rgb(c) -> tuple[int, int, int]:
@@ -259,29 +284,29 @@ def params_from_unit(u) -> FaceParams:
         tilt=_lin(g["tilt"], -15.0, 15.0),
         yaw=_lin(g["yaw"], -1.0, 1.0),
         pitch=_lin(g["pitch"], -1.0, 1.0),
-        eye_open=_lin(g["eye_open"], 0.42, 0.85),
-        eye_size=_lin(g["eye_size"], 0.19, 0.24),
-        eye_spacing=_lin(g["eye_spacing"], 0.34, 0.42),
-        brow_gap=_lin(g["brow_gap"], 0.12, 0.18),
-        brow_slant=_lin(g["brow_slant"], -12.0, 12.0),
-        brow_thickness=_lin(g["brow_thickness"], 0.055, 0.08),
-        mouth_width=_lin(g["mouth_width"], 0.30, 0.42),
-        mouth_open=max(0.0, _lin(g["mouth_open"], -0.03, 0.12)),  # closed for u < 0.2
-        lip_thickness=_lin(g["lip_thickness"], 0.035, 0.055),
-        nose_size=_lin(g["nose_size"], 0.08, 0.11),
-        nose_drop=_lin(g["nose_drop"], 0.28, 0.34),
-        mouth_drop=_lin(g["mouth_drop"], 0.29, 0.34),
+        eye_open=_lin(g["eye_open"], 0.42, 0.80),
+        eye_size=_lin(g["eye_size"], 0.17, 0.22),
+        eye_spacing=_lin(g["eye_spacing"], 0.37, 0.43),
+        brow_gap=_lin(g["brow_gap"], 0.15, 0.19),
+        brow_slant=_lin(g["brow_slant"], -10.0, 10.0),
+        brow_thickness=_lin(g["brow_thickness"], 0.07, 0.095),
+        mouth_width=_lin(g["mouth_width"], 0.28, 0.38),
+        mouth_open=max(0.0, _lin(g["mouth_open"], -0.025, 0.10)),  # closed for u < 0.2
+        lip_thickness=_lin(g["lip_thickness"], 0.035, 0.05),
+        nose_size=_lin(g["nose_size"], 0.09, 0.12),
+        nose_drop=_lin(g["nose_drop"], 0.27, 0.32),
+        mouth_drop=_lin(g["mouth_drop"], 0.30, 0.34),
         hair_style=hair_style,
         hair_color=_rgb(hair),
         hair_volume=_lin(g["hair_volume"], 0.05, 0.10),
-        hairline=_lin(g["hairline"], 0.72, 0.85),
+        hairline=_lin(g["hairline"], 0.82, 0.92),
         skin_color=_rgb(skin),
         bg_color_a=_rgb(bg_a),
         bg_color_b=_rgb(bg_b),
         bg_angle=_lin(g["bg_angle"], 0.0, 360.0),
         iris_color=_rgb(_polyline_lerp(_IRIS, g["iris_color"])),
         shirt_color=_rgb(shirt),
-        neck_width=_lin(g["neck_width"], 0.48, 0.62),
+        neck_width=_lin(g["neck_width"], 0.36, 0.46),
     )
 
 
@@ -305,9 +330,15 @@ class _Frame:
         return uv @ self.R.T + self.c
 
 
-def _ellipse(cu, cv, ru, rv, n=48, ang=0.0) -> np.ndarray:
+@functools.lru_cache(maxsize=None)
+def _circle(n: int) -> tuple[np.ndarray, np.ndarray]:
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    x, y = ru * np.cos(t), rv * np.sin(t)
+    return np.cos(t), np.sin(t)
+
+
+def _ellipse(cu, cv, ru, rv, n=48, ang=0.0) -> np.ndarray:
+    c, s = _circle(n)
+    x, y = ru * c, rv * s
     if ang:
         ca, sa = math.cos(ang), math.sin(ang)
         x, y = x * ca - y * sa, x * sa + y * ca
@@ -322,9 +353,8 @@ def _outline_halfwidth(v: float, a: float, b: float, k: float) -> float:
 
 
 def _outline(a: float, b: float, k: float, n=120, scale=1.0) -> np.ndarray:
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    s = np.sin(t)
-    u = a * np.cos(t) * np.where(s > 0, 1 - k * s * s, 1.0)
+    c, s = _circle(n)
+    u = a * c * np.where(s > 0, 1 - k * s * s, 1.0)
     return np.stack([u, b * s], 1) * scale
 
 
@@ -346,8 +376,7 @@ def _rect(cu, cv, half_len, half_th, ang) -> np.ndarray:
 
 def _clipped_disc(cu, cv, r, ru, rv, n=40) -> np.ndarray:
     """Disc of radius r intersected with the centred ellipse (ru, rv): star-shaped about (cu, cv)."""
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    c, s = np.cos(t), np.sin(t)
+    c, s = _circle(n)
     re = 1.0 / np.sqrt((c / ru) ** 2 + (s / rv) ** 2)
     rr = np.minimum(r, re)
     return np.stack([cu + rr * c, cv + rr * s], 1)
@@ -361,23 +390,26 @@ def _layout(p: FaceParams, res: int):
     F = _Frame(p.center_x * res, p.center_y * res, p.tilt)
     skin = np.asarray(p.skin_color, float)
     hair = np.asarray(p.hair_color, float)
-    du = 0.10 * a * p.yaw
-    dv = 0.06 * b * p.pitch
+    du = 0.07 * a * p.yaw
+    dv = 0.05 * b * p.pitch
     shapes: list[tuple[tuple[int, int, int], np.ndarray]] = []
 
     def add(col, poly_uv, frame=F):
         shapes.append((_rgb(col), frame(poly_uv)))
 
-    # Body: shoulders and neck are upright (not tilted with the head).
+    # Body: the neck leans with the head (so it always leaves the head outline below
+    # the jaw points); the shoulders are upright.
     up = _Frame(p.center_x * res, p.center_y * res, 0.0)
-    chest_top = b * 1.15
-    add(p.shirt_color, _ellipse(0, chest_top + 0.55 * res, 2.3 * a, 0.62 * res, n=64), up)
+    chest_top = b * 1.1 + 0.07 * res
     nw = p.neck_width * a
-    add(_rgb(skin * 0.66), np.array([(-nw, 0), (nw, 0), (nw * 1.08, chest_top + 0.1 * res),
-                                      (-nw * 1.08, chest_top + 0.1 * res)]), up)
-    # Collar.
-    add(_rgb(np.asarray(p.shirt_color) * 0.75),
-        _lens(0, chest_top + 0.012 * res, nw * 1.35, 0.035 * res, n=16), up)
+    neck = skin * 0.66
+    cos_t = math.cos(math.radians(p.tilt))
+    neck_len = (chest_top + 0.1 * res) / cos_t
+    add(neck, np.array([(-nw, 0), (nw, 0), (nw * 1.06, neck_len), (-nw * 1.06, neck_len)]))
+    add(p.shirt_color, _ellipse(0, chest_top + 0.62 * res, 2.3 * a, 0.62 * res, n=64), up)
+    # U-shaped neckline where the neck enters the shirt.
+    neck_x = -chest_top * math.tan(math.radians(p.tilt))
+    add(neck, _ellipse(neck_x, chest_top, nw * 1.05, 0.05 * res, n=32), up)
 
     vol = 1.0 + p.hair_volume
     style = p.hair_style
@@ -390,14 +422,14 @@ def _layout(p: FaceParams, res: int):
         rb = 0.36 * a
         add(hair * 0.92, _ellipse(0, -b * vol - 0.45 * rb, rb, rb * 0.9, n=40))
     # Ears (skin), hidden by long hair.
-    ear_w, ear_h = 0.16 * a, 0.17 * b
+    ear_w, ear_h = 0.16 * a, 0.15 * b
     for sgn in (-1, 1):
-        ear = _ellipse(sgn * (a * 0.97), -0.10 * b, ear_w, ear_h, n=32)
+        ear = _ellipse(sgn * (a * 0.97), -0.14 * b, ear_w, ear_h, n=32)
         add(skin, ear)
     if style == "long":
         t = np.linspace(np.pi, 2 * np.pi, 40)
-        top = np.stack([a * vol * 1.06 * np.cos(t), b * vol * np.sin(t)], 1)
-        bottom = np.array([(a * vol * 1.12, 1.25 * b), (-a * vol * 1.12, 1.25 * b)])
+        top = np.stack([a * (vol + 0.14) * np.cos(t), b * vol * np.sin(t)], 1)
+        bottom = np.array([(a * (vol + 0.2), 1.25 * b), (-a * (vol + 0.2), 1.25 * b)])
         add(hair, np.concatenate([top, bottom]))
 
     # Head.
@@ -408,7 +440,7 @@ def _layout(p: FaceParams, res: int):
     if style == "bald":
         forehead = np.array([0.0, -b])
     else:
-        vt = vh0 + 0.10 * b                      # hairline height where it meets the outline
+        vt = vh0 + 0.05 * b                      # hairline height where it meets the outline
         at = _outline_halfwidth(vt, a, b, k) * 1.04
         x = np.linspace(-1, 1, 25)
         inner = np.stack([at * x, vh0 + (vt - vh0) * x * x], 1)
@@ -427,7 +459,7 @@ def _layout(p: FaceParams, res: int):
         ks = 1.0 - 0.08 * p.yaw * sgn            # far-side features a little smaller
         rx = p.eye_size * a * ks
         ry = rx * p.eye_open
-        cu = sgn * p.eye_spacing * a * ks + du
+        cu = sgn * p.eye_spacing * a + du
         rim = 0.10 * ry + 0.006 * res
         add(_EYE_RIM, _ellipse(cu, ve, rx + rim, ry + rim, n=40))
         add(_SCLERA, _ellipse(cu, ve, rx, ry, n=40))
@@ -437,20 +469,20 @@ def _layout(p: FaceParams, res: int):
         eyes.append((cu, ve))
         # Brow: straight band with flat ends, above the eye.
         th = p.brow_thickness * b
-        half_len = 1.05 * rx
+        half_len = 0.95 * rx
         ang = math.radians(p.brow_slant) * -sgn  # +slant: outer end higher
-        bu = cu + sgn * 0.05 * rx
+        bu = cu
         bv = ve - ry - rim - p.brow_gap * b - th / 2
         add(brow_col, _rect(bu, bv, half_len, th / 2, ang))
         d = np.array([math.cos(ang), math.sin(ang)]) * half_len
         ends = (np.array([bu, bv]) - d, np.array([bu, bv]) + d)  # smaller u first
-        brows.append(ends if sgn < 0 else ends[::-1])            # (outer, inner) / (inner, outer)
+        brows.append(ends)  # smaller u first: left (outer, inner), right (inner, outer)
 
     # Nose: round tip, a shade of the skin.
     vn = ve + p.nose_drop * b
     rn = p.nose_size * a
     nu = 1.3 * du
-    add(skin * np.array([0.78, 0.70, 0.70]), _ellipse(nu, vn, rn * 1.15, rn, n=32))
+    add(skin * np.array([0.80, 0.60, 0.58]), _ellipse(nu, vn, rn * 1.15, rn, n=32))
 
     # Mouth: lips (parabolic lens) with a dark inner lens / parting line.
     vm = vn + p.mouth_drop * b
@@ -473,13 +505,47 @@ def _layout(p: FaceParams, res: int):
     return shapes, F(lm_uv).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=8)
+def _centred_axis(res: int) -> np.ndarray:
+    return (np.arange(res, dtype=np.float32) + 0.5) / res - 0.5
+
+
 def _background(p: FaceParams, res: int) -> np.ndarray:
     ang = math.radians(p.bg_angle)
-    x = (np.arange(res, dtype=np.float32) + 0.5) / res - 0.5
-    t = np.clip(0.5 + 0.9 * (x[None, :] * math.cos(ang) + x[:, None] * math.sin(ang)), 0, 1)
-    a = np.asarray(p.bg_color_a, np.float32)
-    b = np.asarray(p.bg_color_b, np.float32)
-    return (a + t[..., None] * (b - a) + 0.5).astype(np.uint8)
+    x = _centred_axis(res)
+    t = 0.5 + 0.9 * (x[None, :] * math.cos(ang) + x[:, None] * math.sin(ang))
+    np.clip(t, 0, 1, out=t)
+    a = np.asarray(p.bg_color_a, np.float32) + 0.5
+    b = np.asarray(p.bg_color_b, np.float32) + 0.5
+    return (a + t[..., None] * (b - a)).astype(np.uint8)
+
+
+# Pillow fills polygons about 0.35-0.45 px (of the drawing resolution) beyond their
+# edges; polygons are inset by this much so that edges land where the landmarks say.
+_PIL_GROW = 0.4
+
+
+def _inset_all(polys: list[np.ndarray], d: float) -> list[np.ndarray]:
+    """Move the edges of each (mostly convex) polygon inwards by d; vectorised over polygons."""
+    sizes = np.array([len(q) for q in polys])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    pts = np.concatenate(polys, 0)
+    pid = np.repeat(np.arange(len(polys)), sizes)
+    local = np.arange(len(pts)) - starts[pid]
+    nxt = starts[pid] + (local + 1) % sizes[pid]
+    prv = starts[pid] + (local - 1) % sizes[pid]
+    e = pts[nxt] - pts                                    # edge i: vertex i -> i+1
+    cross = pts[:, 0] * pts[nxt, 1] - pts[nxt, 0] * pts[:, 1]
+    area2 = np.add.reduceat(cross, starts)
+    sgn = np.where(area2 > 0, 1.0, -1.0)[pid]
+    e /= np.maximum(np.sqrt((e * e).sum(1, keepdims=True)), 1e-9)
+    n = sgn[:, None] * np.stack([-e[:, 1], e[:, 0]], 1)   # inward normal of edge i
+    n_prev = n[prv]
+    off = (n + n_prev) / np.maximum(1.0 + (n * n_prev).sum(1, keepdims=True), 0.2)
+    # do not pull sharp tips back by more than ~d (Pillow does not grow tips much either)
+    off *= np.minimum(1.0, 1.2 / np.maximum(np.sqrt((off * off).sum(1, keepdims=True)), 1e-9))
+    out = pts + d * off
+    return np.split(out, np.cumsum(sizes)[:-1])
 
 
 def landmarks_of(params: FaceParams, res: int = 128) -> np.ndarray:
@@ -503,7 +569,8 @@ def render(params: FaceParams, res: int = 128) -> tuple[np.ndarray, np.ndarray]:
     # upsample by pixel replication, so that box filtering gives it back exactly.
     canvas = Image.fromarray(_background(params, res)).resize((res * ss, res * ss), Image.NEAREST)
     draw = ImageDraw.Draw(canvas)
-    for col, poly in shapes:
-        draw.polygon((poly * ss).ravel().tolist(), fill=col)
+    polys = _inset_all([poly * ss for _, poly in shapes], _PIL_GROW)
+    for (col, _), poly in zip(shapes, polys):
+        draw.polygon(poly.ravel().tolist(), fill=col)
     out = np.asarray(canvas.reduce(ss))
     return out, lms

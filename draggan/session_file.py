@@ -1,0 +1,241 @@
+"""Edit sessions on disk: one JSON file that reopens an edit where it was left.
+
+worker -> here -> file -> here -> worker. A session holds the checkpoint path, the
+seed and truncation, the current and the original latent (W+, float32, base64 with
+its shape), the points, the painted mask (a PNG inside the JSON) and the drag
+settings (`DragConfig` fields). No pickle: reading a session runs no code, and
+`load_session` checks every field, raising `DragGANError` that says what is wrong.
+
+Dimension legend: L num_ws, D w_dim, n handles, m targets (m <= n), H/W image size.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import os
+import types
+import typing
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from . import __version__
+from .engine.config import DragConfig
+from .errors import DragGANError
+from .images import PROVENANCE
+from .mask import FIXED, MOVABLE, UNPAINTED
+
+FORMAT = "draggan-session"
+VERSION = 1
+_PAINT_CODES = {UNPAINTED: 0, MOVABLE: 1, FIXED: 2}  # paint value -> PNG grey level (PNG has no negatives)
+
+
+@dataclass
+class SessionData:
+    checkpoint: str | None  # path of the generator's checkpoint (as absolute as it was known)
+    resolution: int  # image size the points and mask refer to, px
+    seed: int  # image seed (NVIDIA convention)
+    truncation_psi: float
+    latent: np.ndarray  # float32 [1, L, D] the current (edited) W+
+    latent_original: np.ndarray | None  # float32 [1, L, D] the image before editing (what Reset returns to)
+    handles: np.ndarray  # [n, 2] (x, y) px
+    targets: np.ndarray  # [m, 2], m <= n: targets[i] belongs to handles[i]
+    paint: np.ndarray | None  # int8 [H, W] brush layer (see draggan.mask), None = nothing painted
+    config: DragConfig
+
+
+# ---- encoding ----
+
+def _encode_array(a: np.ndarray) -> dict:
+    a = np.ascontiguousarray(a, dtype="<f4")
+    return {"dtype": "float32", "shape": list(a.shape), "base64": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+def _encode_paint(paint: np.ndarray) -> dict:
+    codes = np.zeros(paint.shape, dtype=np.uint8)
+    for value, code in _PAINT_CODES.items():
+        codes[paint == value] = code
+    buf = io.BytesIO()
+    Image.fromarray(codes, mode="L").save(buf, format="PNG", optimize=True)
+    return {"shape": list(paint.shape), "png_base64": base64.b64encode(buf.getvalue()).decode("ascii"),
+            "codes": {"0": "unpainted", "1": "movable", "2": "fixed"}}
+
+
+def save_session(path: str | os.PathLike, data: SessionData) -> None:
+    """Write `data` as a session JSON file (parent folders are created)."""
+    path = Path(path)
+    ckpt = None
+    if data.checkpoint:
+        ckpt = str(Path(data.checkpoint).resolve())
+    doc = {
+        "format": FORMAT, "version": VERSION, "software": f"draggan-editor {__version__}", "note": PROVENANCE,
+        "checkpoint": ckpt, "resolution": int(data.resolution), "seed": int(data.seed),
+        "truncation_psi": float(data.truncation_psi),
+        "latent": _encode_array(data.latent),
+        "latent_original": None if data.latent_original is None else _encode_array(data.latent_original),
+        "points": {"handles": np.asarray(data.handles, dtype=float).reshape(-1, 2).tolist(),
+                   "targets": np.asarray(data.targets, dtype=float).reshape(-1, 2).tolist()},
+        "paint": None if data.paint is None or not data.paint.any() else _encode_paint(data.paint),
+        "settings": asdict(data.config),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, path)  # a crash mid-write leaves the old session intact
+
+
+# ---- decoding and validation ----
+
+def _fail(path: Path, what: str) -> DragGANError:
+    return DragGANError(f"session '{path}': {what}")
+
+
+def _decode_array(path: Path, key: str, value) -> np.ndarray:
+    if not isinstance(value, dict) or not {"dtype", "shape", "base64"} <= set(value):
+        raise _fail(path, f"'{key}' must be an object with 'dtype', 'shape' and 'base64'")
+    if value["dtype"] != "float32":
+        raise _fail(path, f"'{key}' has dtype {value['dtype']!r}; only float32 is supported")
+    shape = value["shape"]
+    if not (isinstance(shape, list) and len(shape) == 3 and shape[0] == 1
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)):
+        raise _fail(path, f"'{key}' shape must be [1, num_ws, w_dim], got {shape!r}")
+    try:
+        raw = base64.b64decode(value["base64"], validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise _fail(path, f"'{key}' is not valid base64") from None
+    if len(raw) != 4 * int(np.prod(shape)):
+        raise _fail(path, f"'{key}' holds {len(raw)} bytes, but shape {shape} needs {4 * int(np.prod(shape))}")
+    arr = np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise _fail(path, f"'{key}' contains NaN or infinity")
+    return arr
+
+
+def _decode_points(path: Path, value, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(value, dict) or set(value) != {"handles", "targets"}:
+        raise _fail(path, "'points' must be {\"handles\": [[x, y], ...], \"targets\": [[x, y], ...]}")
+    out = []
+    for name in ("handles", "targets"):
+        try:
+            arr = np.asarray(value[name], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise _fail(path, f"'points.{name}' must be a list of [x, y] pairs of numbers") from None
+        arr = arr.reshape(0, 2) if arr.size == 0 else arr
+        if arr.ndim != 2 or arr.shape[1] != 2 or not np.isfinite(arr).all():
+            raise _fail(path, f"'points.{name}' must be a list of [x, y] pairs of finite numbers")
+        if ((arr < 0) | (arr > resolution - 1)).any():
+            raise _fail(path, f"a point in 'points.{name}' lies outside the {resolution}x{resolution} image")
+        out.append(arr)
+    if len(out[1]) > len(out[0]):
+        raise _fail(path, f"{len(out[1])} targets for {len(out[0])} handles: every target needs its handle")
+    return out[0], out[1]
+
+
+def _decode_paint(path: Path, value, resolution: int) -> np.ndarray | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "png_base64" not in value:
+        raise _fail(path, "'paint' must be null or an object with 'png_base64'")
+    try:
+        img = Image.open(io.BytesIO(base64.b64decode(value["png_base64"], validate=True)))
+        img.load()
+    except (binascii.Error, TypeError, ValueError, UnidentifiedImageError, OSError):
+        raise _fail(path, "'paint' is not a base64 PNG") from None
+    if img.mode != "L":
+        raise _fail(path, f"'paint' must be a greyscale PNG, got mode {img.mode}")
+    codes = np.asarray(img)
+    if codes.shape != (resolution, resolution):
+        raise _fail(path, f"'paint' is {codes.shape[1]}x{codes.shape[0]}, the image is {resolution}x{resolution}")
+    if not np.isin(codes, list(_PAINT_CODES.values())).all():
+        raise _fail(path, "'paint' may only hold 0 (unpainted), 1 (movable) and 2 (fixed)")
+    paint = np.zeros(codes.shape, dtype=np.int8)
+    for v, code in _PAINT_CODES.items():
+        paint[codes == code] = v
+    return paint
+
+
+def _allowed_types(annotation) -> tuple[type, ...]:
+    hint = typing.get_type_hints(DragConfig)[annotation] if isinstance(annotation, str) else annotation
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
+        else (hint,)
+    allowed = tuple(a for a in args if a is not type(None))
+    if float in allowed:
+        allowed = allowed + (int,)  # JSON writes 2.0 as 2.0 but a hand-edited file may say 2
+    return allowed + ((type(None),) if type(None) in args else ())
+
+
+def _decode_config(path: Path, value) -> DragConfig:
+    if not isinstance(value, dict):
+        raise _fail(path, "'settings' must be an object of drag settings")
+    known = {f.name: f for f in fields(DragConfig)}
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise _fail(path, f"unknown settings {unknown}; known ones are {sorted(known)}")
+    for name, v in value.items():
+        allowed = _allowed_types(name)
+        if isinstance(v, bool) and bool not in allowed or not isinstance(v, allowed):
+            raise _fail(path, f"setting '{name}' = {v!r} has the wrong type "
+                              f"(expected {' or '.join(t.__name__ for t in allowed)})")
+    try:
+        return DragConfig(**value)
+    except DragGANError as e:
+        raise _fail(path, f"bad settings: {e}") from None
+
+
+def load_session(path: str | os.PathLike) -> SessionData:
+    """Read and check a session file; any problem raises `DragGANError` naming the field."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DragGANError(f"no session file at '{path}'") from None
+    except IsADirectoryError:
+        raise DragGANError(f"'{path}' is a folder, not a session file") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _fail(path, f"not a JSON file ({e})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise _fail(path, f"not a draggan session (no \"format\": \"{FORMAT}\")")
+    if doc.get("version") != VERSION:
+        raise _fail(path, f"version {doc.get('version')!r} is not supported (this editor reads version {VERSION})")
+    missing = sorted({"checkpoint", "resolution", "seed", "truncation_psi", "latent", "points", "settings"} - set(doc))
+    if missing:
+        raise _fail(path, f"missing fields {missing}")
+    res = doc["resolution"]
+    if not isinstance(res, int) or isinstance(res, bool) or res < 4:
+        raise _fail(path, f"'resolution' must be an image size in px, got {res!r}")
+    seed, psi = doc["seed"], doc["truncation_psi"]
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2 ** 32:
+        raise _fail(path, f"'seed' must be an integer in [0, 2^32), got {seed!r}")
+    if not isinstance(psi, (int, float)) or isinstance(psi, bool) or not np.isfinite(psi):
+        raise _fail(path, f"'truncation_psi' must be a number, got {psi!r}")
+    ckpt = doc["checkpoint"]
+    if ckpt is not None and not isinstance(ckpt, str):
+        raise _fail(path, "'checkpoint' must be a path or null")
+    latent = _decode_array(path, "latent", doc["latent"])
+    original = None
+    if doc.get("latent_original") is not None:
+        original = _decode_array(path, "latent_original", doc["latent_original"])
+        if original.shape != latent.shape:
+            raise _fail(path, f"'latent_original' has shape {original.shape}, 'latent' {latent.shape}")
+    handles, targets = _decode_points(path, doc["points"], res)
+    paint = _decode_paint(path, doc.get("paint"), res)
+    config = _decode_config(path, doc["settings"])
+    return SessionData(ckpt, res, seed, float(psi), latent, original, handles, targets, paint, config)
+
+
+def find_checkpoint(data: SessionData, session_path: str | os.PathLike) -> Path:
+    """The session's checkpoint: its stored path, else a file of that name beside the session."""
+    if not data.checkpoint:
+        raise DragGANError(f"session '{session_path}' names no checkpoint; open the model first")
+    stored = Path(data.checkpoint)
+    if stored.is_file():
+        return stored
+    beside = Path(session_path).resolve().parent / stored.name
+    if beside.is_file():
+        return beside
+    raise DragGANError(f"the session's checkpoint '{stored}' was not found (nor '{beside.name}' beside the session)")

@@ -1,0 +1,91 @@
+"""The README's screenshots of the editor, taken from the real window under a virtual screen.
+
+    OMP_NUM_THREADS=1 xvfb-run -a -s "-screen 0 1280x800x24" python scripts/gui_screenshots.py
+
+Writes docs/screenshots/editor.png (an edit under way: points, trails, mask, loss
+curves) and docs/screenshots/researcher.png (the researchers' view: PCA of a
+block's features, a similarity heat map, the r1 / r2 windows). Default model: the
+64x64 test fixture (random weights) until the demo model ships; pass --checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from draggan.checkpoints import DEFAULT_CHECKPOINT  # noqa: E402
+from draggan.gui.app import AppOptions, EditorApp  # noqa: E402
+from draggan.gui.driver import Driver  # noqa: E402
+from draggan.gui.window import Window  # noqa: E402
+from draggan.worker import SetConfig  # noqa: E402
+
+FIXTURE = ROOT.parent / "shared" / "fixtures" / "sg2ada_64.pkl"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else FIXTURE))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=5e-3, help="step size of the edit")
+    p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    p.add_argument("--steps", type=int, default=25, help="steps of the edit before the editor screenshot")
+    args = p.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    app = EditorApp(Window("DragGAN editor", install_callbacks=False),
+                    AppOptions(checkpoint=args.checkpoint, seed=args.seed))
+    drive = Driver(app)
+    try:
+        drive.wait_until(lambda: app.state.resolution > 0 and app.image_tex.ready, 120, "the model to open")
+        drive.frames(3)
+        res = app.state.resolution
+        at = lambda fx, fy: app.canvas.to_screen(fx * res, fy * res)  # noqa: E731  (fractions of the image)
+        # A larger step size than the paper's: the fixture's random weights move slowly.
+        app.settings.config = app.settings.config.with_(lr=args.lr)
+        app.worker.send(SetConfig(app.settings.config))
+        for handle, target in (((0.30, 0.50), (0.52, 0.42)), ((0.62, 0.38), (0.66, 0.22))):
+            drive.click(at(*handle))
+            drive.click(at(*target))
+        drive.click_item("start_stop")
+        drive.wait_until(lambda: app.state.step >= args.steps, 120, "the edit to run")
+        # Then a movable region around the edit, painted as one stroke while it runs. (On the fixture's
+        # random weights any mask holds the handles in place, so it is painted after they have moved.)
+        drive.key(drive_key("m"))
+        app.tools.brush_radius = 0.2 * res
+        drive.drag(at(0.25, 0.50), at(0.68, 0.28), samples=4)
+        drive.key(drive_key("p"))
+        drive.move(at(0.85, 0.85))  # the cursor on the image, away from the buttons (no tooltip)
+        drive.frames(3)
+        drive.screenshot(out / "editor.png")
+        drive.click_item("start_stop")
+        drive.wait_until(lambda: not app.state.running, 30, "the edit to stop")
+
+        drive.key(drive_key("f2"))
+        app.tools.show_mask = False
+        app.show_progress = False  # room for the whole researchers' view
+        query = at(0.40, 0.47)
+        drive.move(query)
+        q = app.canvas.to_image(*query)
+        drive.wait_until(lambda: app.state.features is not None and app.state.features.heat is not None
+                         and app.state.features.query == (float(round(q[0])), float(round(q[1]))), 30,
+                         "the researchers' view")
+        drive.frames(3)
+        drive.screenshot(out / "researcher.png")
+    finally:
+        app.close()
+    print(f"wrote {out / 'editor.png'} and {out / 'researcher.png'}")
+    return 0
+
+
+def drive_key(name: str):
+    from imgui_bundle import imgui
+    return getattr(imgui.Key, name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
