@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps", type=int, default=20, help="timed steps per variant")
     sp.add_argument("--warmup", type=int, default=3)
     sp.add_argument("--points", type=int, default=1, help="number of handles")
+    sp.add_argument("--repeats", type=int, default=2, help="alternating rounds; the best of each variant counts")
     sp.add_argument("--json", help="also write the results to this JSON file")
     sp.set_defaults(func=cmd_bench)
 
