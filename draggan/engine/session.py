@@ -45,7 +45,6 @@ class StepResult:
 @dataclass
 class _Drag:
     """State of one drag: from set_points() until the next set_points()/undo/reset."""
-    handles0: torch.Tensor  # [n, 2] where the handles started
     handles: torch.Tensor  # [n, 2] tracked positions
     targets: torch.Tensor  # [n, 2]
     f0: torch.Tensor  # [n, C] feature of each initial handle (tracking reference)
@@ -54,13 +53,6 @@ class _Drag:
     feat0_full: torch.Tensor | None = None  # [1, C, H, W] features at drag start, for the mask term
     steps: int = 0
     trajectory: list = field(default_factory=list)  # [n, 2] arrays, one per step
-
-
-@dataclass
-class _Snapshot:
-    ws: torch.Tensor  # [1, L, D]
-    handles: np.ndarray | None
-    targets: np.ndarray | None
 
 
 class DragSession:
@@ -83,8 +75,8 @@ class DragSession:
         self.cfg: ResolvedConfig = config.resolved(G.img_resolution, G.synthesis.block_resolutions)
         self.mask: torch.Tensor | None = None  # [H, W] float, 1 = may move
         self.drag: _Drag | None = None
-        self._undo: list[_Snapshot] = []
-        self._redo: list[_Snapshot] = []
+        self._undo: list[torch.Tensor] = []  # latents [1, L, D] before each drag / reset
+        self._redo: list[torch.Tensor] = []
 
     # ---- construction ----
     @classmethod
@@ -184,7 +176,7 @@ class DragSession:
 
     def _begin(self, h: np.ndarray, t: np.ndarray, snapshot: bool) -> None:
         if snapshot:
-            self._undo.append(_Snapshot(self.ws.clone(), None, None))
+            self._undo.append(self.ws.clone())
             self._redo.clear()
         k = self._layers()
         init = self.ws[:, :1] if self.cfg.latent_space == "w" else self.ws[:, :k]
@@ -193,7 +185,7 @@ class DragSession:
         with torch.no_grad():
             feat, _ = self._features(self.ws, False)
             f0 = sample_image_res(feat, self.size, handles)  # [n, C]
-        self.drag = _Drag(handles0=handles.clone(), handles=handles,
+        self.drag = _Drag(handles=handles,
                           targets=torch.tensor(t, dtype=torch.float32, device=self.device), f0=f0,
                           w_opt=w_opt, optimizer=torch.optim.Adam([w_opt], lr=self.cfg.lr))
         if self.mask is not None:
@@ -204,9 +196,6 @@ class DragSession:
         if self.drag is not None:
             with torch.no_grad():
                 self.ws = self._assemble(self.drag.w_opt.detach()).clone()
-            if self._undo:
-                self._undo[-1].handles = self.drag.handles0.cpu().numpy()
-                self._undo[-1].targets = self.drag.targets.cpu().numpy()
             self.drag = None
 
     def step(self, render_image: bool = False) -> StepResult:
@@ -314,27 +303,23 @@ class DragSession:
 
     def undo(self) -> bool:
         """Revert the last whole drag (or reset). False when there is nothing to undo."""
-        self._commit()
-        if not self._undo:
-            return False
-        snap = self._undo.pop()
-        self._redo.append(_Snapshot(self.ws.clone(), snap.handles, snap.targets))
-        self.ws = snap.ws
-        return True
+        return self._swap(self._undo, self._redo)
 
     def redo(self) -> bool:
+        return self._swap(self._redo, self._undo)
+
+    def _swap(self, source: list[torch.Tensor], dest: list[torch.Tensor]) -> bool:
         self._commit()
-        if not self._redo:
+        if not source:
             return False
-        snap = self._redo.pop()
-        self._undo.append(_Snapshot(self.ws.clone(), snap.handles, snap.targets))
-        self.ws = snap.ws
+        dest.append(self.ws.clone())
+        self.ws = source.pop()
         return True
 
     def reset(self) -> None:
         """Back to the original image (undoable)."""
         self._commit()
-        self._undo.append(_Snapshot(self.ws.clone(), None, None))
+        self._undo.append(self.ws.clone())
         self._redo.clear()
         self.ws = self.ws0.clone()
 
