@@ -23,6 +23,7 @@ from tqdm import tqdm
 from .engine import DragConfig, DragSession, official_config, seed_to_ws
 from .errors import DragGANError
 from .faces import FIVE_POINT, LANDMARK_NAMES, detect_landmarks
+from .images import to_uint8
 
 POINT_SETS = ("1", "5", "all")
 # Detector coordinates put pixel centres at +0.5; the engine's at integers.
@@ -65,7 +66,6 @@ def make_pairs(G, n_pairs: int, seed: int, psi: float) -> tuple[list[Pair], int]
         for s in (sa, sb):
             with torch.no_grad():
                 img = G.synthesis(seed_to_ws(G, s, psi))
-            from .images import to_uint8
             detections.append(detect(to_uint8(img)))
         if all(found.all() for _, found in detections):
             pairs.append(Pair(sa, sb, detections[0][0], detections[1][0], int(rng.randint(len(LANDMARK_NAMES)))))
