@@ -53,6 +53,7 @@ class _Drag:
     feat0_full: torch.Tensor | None = None  # [1, C, H, W] features at drag start, for the mask term
     steps: int = 0
     trajectory: list = field(default_factory=list)  # [n, 2] arrays, one per step
+    targets_np: np.ndarray | None = None  # host copy of `targets`, so results need no transfer for it
 
 
 class DragSession:
@@ -187,7 +188,8 @@ class DragSession:
             f0 = sample_image_res(feat, self.size, handles)  # [n, C]
         self.drag = _Drag(handles=handles,
                           targets=torch.tensor(t, dtype=torch.float32, device=self.device), f0=f0,
-                          w_opt=w_opt, optimizer=torch.optim.Adam([w_opt], lr=self.cfg.lr))
+                          w_opt=w_opt, optimizer=torch.optim.Adam([w_opt], lr=self.cfg.lr),
+                          targets_np=np.array(t, dtype=np.float32))
         if self.mask is not None:
             self.drag.feat0_full = self._feat0_full()
 
@@ -235,12 +237,12 @@ class DragSession:
         image = to_uint8(img) if img is not None else None
         d.trajectory.append(handles_np)
         if not finite_v:
-            return StepResult(d.steps, handles_np, d.targets.cpu().numpy(), dist_np, float("nan"), float("nan"),
+            return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float("nan"), float("nan"),
                               float("nan"), converged, True, image,
                               error="the step produced NaN or infinity; the last good latent was kept "
                                     "(try a smaller step size)")
         if converged or limit:
-            return StepResult(d.steps, handles_np, d.targets.cpu().numpy(), dist_np, float(loss_v), float(lm_v),
+            return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
                               float(lk_v), converged, True, image)
         backup = d.w_opt.detach().clone()
         d.optimizer.zero_grad(set_to_none=True)
@@ -249,12 +251,12 @@ class DragSession:
         if not bool(torch.isfinite(d.w_opt).all()):
             with torch.no_grad():
                 d.w_opt.copy_(backup)
-            return StepResult(d.steps, handles_np, d.targets.cpu().numpy(), dist_np, float(loss_v), float(lm_v),
+            return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
                               float(lk_v), False, True, image,
                               error="the update produced NaN or infinity; the last good latent was kept "
                                     "(try a smaller step size)")
         d.steps += 1
-        return StepResult(d.steps - 1, handles_np, d.targets.cpu().numpy(), dist_np, float(loss_v), float(lm_v),
+        return StepResult(d.steps - 1, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
                           float(lk_v), False, False, image)
 
     def run(self, callback: Callable[[StepResult], bool | None] | None = None, max_steps: int | None = None,
@@ -290,7 +292,7 @@ class DragSession:
 
     @property
     def targets(self) -> np.ndarray:
-        return np.zeros((0, 2)) if self.drag is None else self.drag.targets.cpu().numpy()
+        return np.zeros((0, 2)) if self.drag is None else self.drag.targets_np.copy()
 
     @property
     def trajectory(self) -> list[np.ndarray]:
