@@ -74,6 +74,34 @@ def make_pairs(G, n_pairs: int, seed: int, psi: float) -> tuple[list[Pair], int]
     return pairs, rejected
 
 
+@torch.no_grad()
+def sample_images(G, seeds, psi: float = 1.0, batch: int = 50) -> np.ndarray:
+    """uint8 [N, H, W, 3] images of `seeds` (NVIDIA's seed convention, as `draggan generate`)."""
+    out = []
+    seeds = list(seeds)
+    for i in range(0, len(seeds), batch):
+        ws = torch.cat([seed_to_ws(G, s, psi) for s in seeds[i:i + batch]])
+        out.extend(to_uint8(img) for img in G.synthesis(ws).split(1))
+    return np.stack(out)
+
+
+def detection_rate(G, n: int, first_seed: int = 0, psi: float = 1.0, progress: bool = False) -> dict:
+    """How often the detector finds the landmarks in seeds first_seed .. first_seed + n - 1.
+
+    -> {"samples", "all_found" (fraction with every landmark), "per_landmark" {name: fraction},
+        "missed_seeds" (those with some landmark not found)}.
+    """
+    found = []
+    seeds = range(first_seed, first_seed + n)
+    chunks = [seeds[i:i + 50] for i in range(0, n, 50)]
+    for chunk in tqdm(chunks, desc="detecting landmarks", unit="x50 samples", disable=not progress):
+        found.extend(detect(img)[1] for img in sample_images(G, chunk, psi))
+    found = np.array(found, dtype=bool).reshape(n, len(LANDMARK_NAMES))
+    return {"samples": n, "all_found": float(found.all(1).mean()),
+            "per_landmark": {name: float(f) for name, f in zip(LANDMARK_NAMES, found.mean(0))},
+            "missed_seeds": [int(s) for s, ok in zip(seeds, found.all(1)) if not ok]}
+
+
 def point_indices(pair: Pair, which: str) -> list[int]:
     if which == "1":
         return [pair.single]

@@ -608,33 +608,28 @@ class EditWorker:
         self._message = "back to the original image (Undo brings the edit back)"
 
     def _undo_cmd(self, _cmd=None) -> None:
-        session = self._need_session()
-        if self._running:
-            self._end_run("stopped")
-        if not session.undo():
-            self._message = "nothing to undo"
-            return
-        if self._undo:
-            entry = self._undo.pop()
-            self._redo.append(entry)
-            self._points = entry.before.copy()
-        self._replace_image()
-        self._message = "undone"
+        self._history_move(undo=True)
 
     def _redo_cmd(self, _cmd=None) -> None:
+        self._history_move(undo=False)
+
+    def _history_move(self, undo: bool) -> None:
+        """Undo or redo one edit: the session swaps latents; the points follow the entry moved."""
         session = self._need_session()
         if self._running:
             self._end_run("stopped")
-        if not session.redo():
-            self._message = "nothing to redo"
+        if not (session.undo() if undo else session.redo()):
+            self._message = "nothing to undo" if undo else "nothing to redo"
             return
-        if self._redo:
-            entry = self._redo.pop()
-            self._undo.append(entry)
-            if entry.after is not None:
-                self._points = entry.after.copy()
+        source, dest = (self._undo, self._redo) if undo else (self._redo, self._undo)
+        if source:
+            entry = source.pop()
+            dest.append(entry)
+            points = entry.before if undo else entry.after
+            if points is not None:
+                self._points = points.copy()
         self._replace_image()
-        self._message = "redone"
+        self._message = "undone" if undo else "redone"
 
     def _replace_image(self, history: bool = False) -> None:
         """The latent changed outside a run: new image, new animation, fresh run statistics."""

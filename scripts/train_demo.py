@@ -29,8 +29,9 @@ def main():
     p.add_argument("--minutes", type=float, default=None, help="stop (and save) after this much wall time")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     for f in dataclasses.fields(TrainSettings):
-        if f.type in ("int", "float", "bool"):
-            kind = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}[f.type]
+        if f.type in ("int", "float", "bool", "str"):
+            kind = {"int": int, "float": float, "str": str,
+                    "bool": lambda v: v.lower() in ("1", "true", "yes")}[f.type]
             p.add_argument("--" + f.name.replace("_", "-"), type=kind, default=f.default)
     args = p.parse_args()
     if args.threads:

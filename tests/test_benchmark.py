@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import draggan.benchmark as bm
 from draggan.errors import DragGANError
@@ -55,3 +56,31 @@ def test_protocol_runs_every_variant_and_writes_the_schema(fixture_G, monkeypatc
     json.dumps(r)  # serialisable as the --json file
     table = bm.format_table(r)
     assert "no edit" in table and "paper 0.19" in table
+
+
+def test_sample_images_match_one_seed_at_a_time(fixture_G):
+    from draggan.engine import seed_to_ws
+    from draggan.images import to_uint8
+    batched = bm.sample_images(fixture_G, [3, 11, 5], batch=2)
+    for img, seed in zip(batched, (3, 11, 5)):
+        with torch.no_grad():
+            single = to_uint8(fixture_G.synthesis(seed_to_ws(fixture_G, seed)))
+        assert np.abs(img.astype(int) - single.astype(int)).max() <= 1  # batch vs single rounding
+
+
+def test_detection_rate_counts_misses_per_landmark_and_seed(fixture_G, monkeypatch):
+    calls = []
+
+    def detect_every_third_misses_landmark_4(img):
+        found = np.ones(K, bool)
+        found[4] = len(calls) % 3 != 0
+        calls.append(img)
+        return np.zeros((K, 2)), found
+
+    monkeypatch.setattr(bm, "detect", detect_every_third_misses_landmark_4)
+    r = bm.detection_rate(fixture_G, 6, first_seed=10)
+    assert len(calls) == 6 and r["samples"] == 6
+    assert r["all_found"] == pytest.approx(4 / 6)
+    assert r["per_landmark"][LANDMARK_NAMES[4]] == pytest.approx(4 / 6)
+    assert all(v == 1.0 for k, v in r["per_landmark"].items() if k != LANDMARK_NAMES[4])
+    assert r["missed_seeds"] == [10, 13]

@@ -69,3 +69,29 @@ def test_landmark_weights_peak_at_the_landmarks():
     w = landmark_weights(torch.tensor([[[4.5, 10.5]]]), 16, sigma=0.1)
     assert w.shape == (1, 1, 16, 16)
     assert w[0, 0].argmax() == 10 * 16 + 4 and float(w.max()) == pytest.approx(1.0)
+
+
+def test_init_under_another_mapping_lr_multiplier_keeps_the_function(tmp_path):
+    first = tmp_path / "a.safetensors"
+    train(first, TrainSettings(steps=2, mapping_lr_multiplier=0.01, **TINY), progress=False)
+    from draggan.faces.training import _weights_for, generator_config
+    from stylegan2 import Generator
+    cfg = generator_config(TrainSettings(mapping_lr_multiplier=1.0, **TINY))
+    A = load_generator(first)
+    B = Generator(cfg)
+    B.load_state_dict(_weights_for(A, cfg, first))
+    z = torch.randn(3, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.allclose(A.mapping(z), B.mapping(z), atol=1e-5)  # same w, other stored scale
+    assert not torch.allclose(A.mapping.fc0.weight, B.mapping.fc0.weight)
+
+
+def test_coordinate_const_holds_normalised_polynomials():
+    from draggan.faces.training import coordinate_const
+    c = coordinate_const(12, 4)
+    assert c.shape == (12, 4, 4)
+    x = c[0]
+    assert torch.allclose(x[:, 1] - x[:, 0], x[:, 3] - x[:, 2])  # a linear ramp along x
+    assert torch.allclose(x, x[0].expand(4, 4))  # constant along y
+    assert torch.allclose(c[:9].square().mean((1, 2)), torch.ones(9))
+    assert torch.equal(c[10:], coordinate_const(12, 4)[10:])  # seeded random rest

@@ -50,6 +50,7 @@ class TrainSettings:
     seed: int = 0  # torch seed for init and z sampling
     bf16: bool = True  # CPU autocast to bfloat16 (about 2-3x faster on CPU)
     w_avg_samples: int = 10_000  # z samples for the mean w used by truncation
+    const_init: str = "random"  # "coords": the 4x4 input starts as coordinate polynomials (see below)
 
 
 def z_to_unit(z: torch.Tensor) -> torch.Tensor:
@@ -82,6 +83,24 @@ def generator_config(s: TrainSettings) -> GeneratorConfig:
                            channel_max=s.channel_max, architecture="skip")
 
 
+def coordinate_const(channels: int, res: int, seed: int = 0) -> torch.Tensor:
+    """[channels, res, res]: low-order polynomials of (x, y) first, random channels after.
+
+    A modulated conv of such an input is a per-sample polynomial of the coordinates,
+    so a threshold of it (the next leaky ReLU) places an edge or an ellipse (the head,
+    an eye) anywhere the styles say. Random constants must discover this first.
+    """
+    c = (torch.arange(res, dtype=torch.float32) + 0.5) / res * 2 - 1
+    y, x = torch.meshgrid(c, c, indexing="ij")
+    polys = [x, y, x * x, y * y, x * y, x ** 3, y ** 3, x * x * y, x * y * y, torch.ones_like(x)]
+    polys = [p - p.mean() if i < len(polys) - 1 else p for i, p in enumerate(polys)]
+    polys = [p / p.square().mean().sqrt() for p in polys]
+    out = torch.randn(channels, res, res, generator=torch.Generator().manual_seed(seed))
+    k = min(channels, len(polys))
+    out[:k] = torch.stack(polys[:k])
+    return out
+
+
 def reconstruction_loss(img: torch.Tensor, target: torch.Tensor, s: TrainSettings,
                         weights: torch.Tensor | None = None) -> torch.Tensor:
     diff = (img - target).abs()
@@ -111,6 +130,20 @@ def set_w_avg(G: Generator, samples: int, seed: int = 0) -> None:
     G.mapping.w_avg.copy_(G.mapping(z)[:, 0].mean(0))
 
 
+def _weights_for(start: Generator, cfg: GeneratorConfig, name) -> dict:
+    """`start`'s weights for an architecture `cfg` that may differ only in the mapping lr multiplier.
+
+    Equalised learning rate stores mapping weights divided by their gain (lr_mult / sqrt(fan_in))
+    and biases divided by lr_mult, so the same function under another multiplier is a rescale.
+    """
+    old, new = start.cfg.mapping_lr_multiplier, cfg.mapping_lr_multiplier
+    same = {"extra": {}, "mapping_lr_multiplier": new}
+    if start.cfg.to_dict() | same != cfg.to_dict() | same:
+        raise ValueError(f"{name} has another architecture than these settings")
+    state = start.state_dict()
+    return {k: v * (old / new) if k.startswith("mapping.fc") else v for k, v in state.items()}
+
+
 def _state_path(out: Path) -> Path:
     return out.with_name(out.name + ".trainstate")
 
@@ -127,6 +160,10 @@ def train(out: str | os.PathLike, settings: TrainSettings, resume: bool = False,
     out = Path(out)
     torch.manual_seed(settings.seed)
     G = Generator(generator_config(settings)).train()
+    if settings.const_init == "coords":
+        with torch.no_grad():
+            const = G.synthesis.b4.const
+            const.copy_(coordinate_const(const.shape[0], const.shape[1], settings.seed))
     opt = torch.optim.Adam(G.parameters(), lr=settings.lr, betas=settings.betas)
     step, seconds, history = 0, 0.0, []
     if resume and _state_path(out).is_file():
@@ -140,10 +177,7 @@ def train(out: str | os.PathLike, settings: TrainSettings, resume: bool = False,
         step, seconds, history = int(state["step"]), float(state["seconds"]), json.loads(state["history"])
         torch.set_rng_state(state["rng"])
     elif init is not None:
-        start = load_generator(init)
-        if start.cfg.to_dict() | {"extra": {}} != generator_config(settings).to_dict() | {"extra": {}}:
-            raise ValueError(f"{init} has another architecture than these settings")
-        G.load_state_dict(start.state_dict())
+        G.load_state_dict(_weights_for(load_generator(init), generator_config(settings), init))
     z_gen = torch.Generator().manual_seed(settings.seed * 7919 + step)
     started = time.monotonic()
     deadline = started + 60 * minutes if minutes else None
