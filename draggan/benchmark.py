@@ -130,34 +130,68 @@ def run_edit(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> t
     return mean_distance(after, pair.points_b[idx]), seconds, result.step, bool(found[idx].all())
 
 
+_WORKER_G = None  # the model inside a benchmark worker process
+
+
+def _init_worker(checkpoint: str, threads: int) -> None:
+    global _WORKER_G
+    from stylegan2 import load_generator
+    torch.set_num_threads(threads)
+    _WORKER_G = load_generator(checkpoint)
+
+
+def _worker_edit(job):
+    return run_edit(_WORKER_G, *job)
+
+
+def _run_edits(G, jobs: list, workers: int, checkpoint: str | None):
+    """Yield run_edit's result for each (pair, idx, config, psi) job, in order.
+
+    workers > 1 runs them in that many processes (each loads `checkpoint`, one thread each):
+    edits are independent, so on a CPU this scales with the cores.
+    """
+    if workers <= 1:
+        yield from (run_edit(G, *job) for job in jobs)
+        return
+    if checkpoint is None:
+        raise DragGANError("parallel benchmark workers need the checkpoint's path")
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process that already runs torch threads
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(str(checkpoint), 1)) as pool:
+        yield from pool.map(_worker_edit, jobs, chunksize=1)
+
+
 def benchmark(G, n_pairs: int, seed: int = 2023, psi: float = 1.0, max_steps: int = 300,
-              variant_names=None, variant_pairs: int | None = None, progress: bool = True) -> dict:
+              variant_names=None, variant_pairs: int | None = None, progress: bool = True,
+              workers: int = 1, checkpoint: str | None = None) -> dict:
     pairs, rejected = make_pairs(G, n_pairs, seed, psi)
     configs = variants(G.img_resolution, max_steps)
     names = list(configs) if variant_names is None else ["ours", *[v for v in variant_names if v != "ours"]]
     per_variant = {name: (pairs if name == "ours" else pairs[: variant_pairs or n_pairs]) for name in names}
-    total = sum(len(p) * len(POINT_SETS) for p in per_variant.values())
-    bar = tqdm(total=total, desc="benchmark edits", unit="edit", disable=not progress)
+    keys = [(name, which, pair) for name in names for which in POINT_SETS for pair in per_variant[name]]
+    jobs = [(pair, point_indices(pair, which), configs[name], psi) for name, which, pair in keys]
+    bar = tqdm(total=len(jobs), desc="benchmark edits", unit="edit", disable=not progress)
     out: dict = {"resolution": G.img_resolution, "pairs": n_pairs, "seed": seed, "truncation_psi": psi,
                  "max_steps": max_steps, "rejected_pairs": rejected, "md": {}, "md_no_edit": {},
                  "seconds_per_edit": {}, "steps_per_edit": {}, "lost_landmarks": {}, "variants": {}}
+    runs: dict = {}
+    for (name, which, pair), job, (md, secs, steps, ok) in zip(keys, jobs, _run_edits(G, jobs, workers, checkpoint)):
+        r = runs.setdefault((name, which), {"md": [], "secs": [], "steps": [], "lost": 0, "no_edit": []})
+        r["md"].append(md)
+        r["secs"].append(secs)
+        r["steps"].append(steps)
+        r["lost"] += not ok
+        r["no_edit"].append(mean_distance(pair.points_a[job[1]], pair.points_b[job[1]]))
+        bar.update(1)
+        bar.set_postfix(variant=name, points=which, md=f"{np.mean(r['md']):.2f}")
+    bar.close()
     for name in names:
-        stats = {}
-        for which in POINT_SETS:
-            mds, secs, steps, lost, no_edit = [], [], [], 0, []
-            for pair in per_variant[name]:
-                idx = point_indices(pair, which)
-                md, s, n, ok = run_edit(G, pair, idx, configs[name], psi)
-                mds.append(md)
-                secs.append(s)
-                steps.append(n)
-                lost += not ok
-                no_edit.append(mean_distance(pair.points_a[idx], pair.points_b[idx]))
-                bar.update(1)
-                bar.set_postfix(variant=name, points=which, md=f"{np.mean(mds):.2f}")
-            stats[which] = {"md": float(np.mean(mds)), "md_no_edit": float(np.mean(no_edit)),
-                            "seconds": float(np.mean(secs)), "steps": float(np.mean(steps)), "lost": lost,
-                            "pairs": len(mds)}
+        stats = {which: {"md": float(np.mean(r["md"])), "md_no_edit": float(np.mean(r["no_edit"])),
+                         "seconds": float(np.mean(r["secs"])), "steps": float(np.mean(r["steps"])),
+                         "lost": r["lost"], "pairs": len(r["md"])}
+                 for which in POINT_SETS for r in [runs[(name, which)]]}
         if name == "ours":
             out["md"] = {k: v["md"] for k, v in stats.items()}
             out["md_no_edit"] = {k: v["md_no_edit"] for k, v in stats.items()}
@@ -168,8 +202,8 @@ def benchmark(G, n_pairs: int, seed: int = 2023, psi: float = 1.0, max_steps: in
             out["variants"][name] = {"md": {k: v["md"] for k, v in stats.items()},
                                      "md_no_edit": {k: v["md_no_edit"] for k, v in stats.items()},
                                      "seconds_per_edit": {k: v["seconds"] for k, v in stats.items()},
+                                     "steps_per_edit": {k: v["steps"] for k, v in stats.items()},
                                      "pairs": len(per_variant[name])}
-    bar.close()
     return out
 
 
@@ -205,8 +239,10 @@ def run_benchmark(args, load) -> int:
         n_pairs, variant_pairs = 3, 2
     else:
         n_pairs, variant_pairs = args.pairs, args.variant_pairs
+    if args.workers > 1 and G.device.type != "cpu":
+        raise DragGANError("--workers is for CPU runs; on a GPU use one process (--workers 1)")
     r = benchmark(G, n_pairs, seed=args.seed, psi=args.trunc, max_steps=args.steps, variant_pairs=variant_pairs,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, workers=args.workers, checkpoint=args.checkpoint_path)
     print(format_table(r))
     if args.json:
         with open(args.json, "w") as f:

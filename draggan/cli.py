@@ -106,6 +106,10 @@ def cmd_bench(args) -> int:
 
 def cmd_benchmark(args) -> int:
     from .benchmark import run_benchmark
+    from .checkpoints import resolve_checkpoint
+    if args.workers < 1:
+        raise DragGANError("--workers must be at least 1")
+    args.checkpoint_path = str(resolve_checkpoint(args.checkpoint))
     return run_benchmark(args, _load)
 
 
@@ -196,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=2023, help="seed of the pair sampler")
     sp.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the images")
     sp.add_argument("--json", help="write the results to this JSON file")
+    sp.add_argument("--workers", type=int, default=1,
+                    help="CPU processes running edits side by side (one thread each; try the core count)")
     sp.add_argument("--no-progress", action="store_true")
     sp.set_defaults(func=cmd_benchmark)
     return p

@@ -84,3 +84,23 @@ def test_detection_rate_counts_misses_per_landmark_and_seed(fixture_G, monkeypat
     assert r["per_landmark"][LANDMARK_NAMES[4]] == pytest.approx(4 / 6)
     assert all(v == 1.0 for k, v in r["per_landmark"].items() if k != LANDMARK_NAMES[4])
     assert r["missed_seeds"] == [10, 13]
+
+
+def test_parallel_workers_give_the_serial_results(fixture_G, sg2ada_path, monkeypatch):
+    monkeypatch.setattr(bm, "detect", fake_detect)  # pair sampling only; workers detect for real
+    pairs, _ = bm.make_pairs(fixture_G, 2, seed=7, psi=1.0)
+    config = bm.variants(64, max_steps=4)["ours"]
+    jobs = [(p, bm.point_indices(p, which), config, 1.0) for p in pairs for which in ("1", "5")]
+    monkeypatch.undo()  # both sides detect the edited image with the real detector
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' setting, so both sides add up in the same order
+    try:
+        serial = list(bm._run_edits(fixture_G, jobs, 1, None))
+    finally:
+        torch.set_num_threads(threads)
+    parallel = list(bm._run_edits(None, jobs, 2, str(sg2ada_path)))
+    assert len(parallel) == len(jobs)
+    for (md_s, _, steps_s, ok_s), (md_p, _, steps_p, ok_p) in zip(serial, parallel):
+        assert md_p == pytest.approx(md_s, abs=1e-4) and steps_p == steps_s and ok_p == ok_s
+    with pytest.raises(DragGANError, match="path"):
+        list(bm._run_edits(fixture_G, jobs, 2, None))
