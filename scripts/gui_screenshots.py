@@ -5,7 +5,7 @@
 Writes docs/screenshots/editor.png (an edit under way: points, trails, mask, loss
 curves) and docs/screenshots/researcher.png (the researchers' view: PCA of a
 block's features, a similarity heat map, the r1 / r2 windows). Default model: the
-64x64 test fixture (random weights) until the demo model ships; pass --checkpoint.
+shipped demo model (the test fixture if it is missing); pass --checkpoint.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT if DEFAULT_CHECKPOINT.is_file() else FIXTURE))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=5e-3, help="step size of the edit")
+    p.add_argument("--lr", type=float, default=None, help="step size of the edit (default: the editor's)")
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     p.add_argument("--steps", type=int, default=25, help="steps of the edit before the editor screenshot")
     args = p.parse_args()
@@ -45,19 +45,19 @@ def main() -> int:
         drive.frames(3)
         res = app.state.resolution
         at = lambda fx, fy: app.canvas.to_screen(fx * res, fy * res)  # noqa: E731  (fractions of the image)
-        # A larger step size than the paper's: the fixture's random weights move slowly.
-        app.settings.config = app.settings.config.with_(lr=args.lr)
-        app.worker.send(SetConfig(app.settings.config))
-        for handle, target in (((0.30, 0.50), (0.52, 0.42)), ((0.62, 0.38), (0.66, 0.22))):
+        if args.lr is not None:
+            app.settings.config = app.settings.config.with_(lr=args.lr)
+            app.worker.send(SetConfig(app.settings.config))
+        for handle, target in drag_points(app.state.image, res):
             drive.click(at(*handle))
             drive.click(at(*target))
         drive.click_item("start_stop")
         drive.wait_until(lambda: app.state.step >= args.steps, 120, "the edit to run")
-        # Then a movable region around the edit, painted as one stroke while it runs. (On the fixture's
-        # random weights any mask holds the handles in place, so it is painted after they have moved.)
+        # Then a movable region around the edit, painted as one stroke while it runs (after the
+        # handles have moved, so the picture shows both).
         drive.key(drive_key("m"))
         app.tools.brush_radius = 0.2 * res
-        drive.drag(at(0.25, 0.50), at(0.68, 0.28), samples=4)
+        drive.drag(at(0.36, 0.62), at(0.62, 0.36), samples=4)
         drive.key(drive_key("p"))
         drive.move(at(0.85, 0.85))  # the cursor on the image, away from the buttons (no tooltip)
         drive.frames(3)
@@ -80,6 +80,20 @@ def main() -> int:
         app.close()
     print(f"wrote {out / 'editor.png'} and {out / 'researcher.png'}")
     return 0
+
+
+def drag_points(image, res: int):
+    """Handle and target pairs, as fractions of the image: on the demo faces a smile and a raised
+    brow (from the detected landmarks), elsewhere two fixed drags."""
+    from draggan.faces import LANDMARK_NAMES, detect_landmarks
+    pts, found = detect_landmarks(image)
+    if not found.all():
+        return (((0.30, 0.50), (0.52, 0.42)), ((0.62, 0.38), (0.66, 0.22)))
+    p = {name: pts[i] / res for i, name in enumerate(LANDMARK_NAMES)}
+    lift = 0.05
+    return ((tuple(p["mouth_left_corner"]), tuple(p["mouth_left_corner"] + (-lift, -lift))),
+            (tuple(p["mouth_right_corner"]), tuple(p["mouth_right_corner"] + (lift, -lift))),
+            (tuple(p["left_brow_inner"]), tuple(p["left_brow_inner"] + (0, -lift))))
 
 
 def drive_key(name: str):

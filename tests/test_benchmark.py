@@ -1,8 +1,8 @@
 """The landmark benchmark's plumbing: pair sampling, point sets, the edit loop, the JSON schema.
 
-The shipped demo model is not yet good enough for the detector (checkpoints/README.md), so these
-tests run the protocol on the random-weight fixture with the detector replaced by a stand-in,
-and check what the protocol itself must guarantee.
+These run the protocol on the random-weight fixture with the detector replaced by a stand-in
+and check what the protocol itself must guarantee; tests/test_demo_model.py runs it for real
+on the shipped demo model.
 """
 
 from __future__ import annotations
