@@ -114,8 +114,17 @@ def mean_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b, axis=-1).mean())
 
 
-def run_edit(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> tuple[float, float, int, bool]:
-    """One benchmark edit -> (MD after, seconds, steps, all landmarks re-detected)."""
+@dataclass
+class EditOutcome:
+    image: np.ndarray  # uint8 [H, W, 3], A after the drag
+    after: np.ndarray  # [len(idx), 2] detected landmarks; a lost one at its tracked handle position
+    found: np.ndarray  # [len(idx)] bool, re-detected in the edited image
+    steps: int
+    seconds: float
+
+
+def edit_pair(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> EditOutcome:
+    """Drag A's landmarks `idx` to B's and detect them again in the result."""
     session = DragSession(G, seed_to_ws(G, pair.seed_a, psi), config)
     res = G.img_resolution
     handles = np.clip(pair.points_a[idx], 0, res - 1)
@@ -124,10 +133,17 @@ def run_edit(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> t
     t0 = time.perf_counter()
     result = session.run()
     seconds = time.perf_counter() - t0
-    pts, found = detect(session.render())
+    image = session.render()
+    pts, found = detect(image)
     # A landmark the detector lost counts at its tracked handle position (never dropped from the mean).
     after = np.where(found[idx, None], pts[idx], result.handles)
-    return mean_distance(after, pair.points_b[idx]), seconds, result.step, bool(found[idx].all())
+    return EditOutcome(image, after, found[idx], result.step, seconds)
+
+
+def run_edit(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> tuple[float, float, int, bool]:
+    """One benchmark edit -> (MD after, seconds, steps, all landmarks re-detected)."""
+    e = edit_pair(G, pair, idx, config, psi)
+    return mean_distance(e.after, pair.points_b[idx]), e.seconds, e.steps, bool(e.found.all())
 
 
 _WORKER_G = None  # the model inside a benchmark worker process

@@ -21,9 +21,9 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from draggan.benchmark import detect, make_pairs, mean_distance, point_indices, variants  # noqa: E402
+from draggan.benchmark import edit_pair, make_pairs, mean_distance, point_indices, variants  # noqa: E402
 from draggan.checkpoints import resolve_checkpoint  # noqa: E402
-from draggan.engine import DragSession, seed_to_ws  # noqa: E402
+from draggan.engine import seed_to_ws  # noqa: E402
 from draggan.images import to_uint8  # noqa: E402
 from stylegan2 import load_generator  # noqa: E402
 
@@ -65,24 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     for row, pair in enumerate(pairs):
         idx = point_indices(pair, args.points)
         handles, targets = pair.points_a[idx], pair.points_b[idx]
-        session = DragSession(G, seed_to_ws(G, pair.seed_a), config)
-        res = G.img_resolution
-        session.set_points(np.clip(handles, 0, res - 1), np.clip(targets, 0, res - 1))
-        result = session.run()
-        edited = session.render()
-        after, found = detect(edited)
-        after = np.where(found[:, None], after, np.nan)[idx]
+        e = edit_pair(G, pair, idx, config, 1.0)
         with torch.no_grad():
             img_a = to_uint8(G.synthesis(seed_to_ws(G, pair.seed_a)))
             img_b = to_uint8(G.synthesis(seed_to_ws(G, pair.seed_b)))
         md0 = mean_distance(handles, targets)
-        md1 = mean_distance(np.where(np.isnan(after), result.handles, after), targets)
+        md1 = mean_distance(e.after, targets)
         y = row * (t + text_h + gap)
         sheet.paste(_tile(img_a, t, [(handles, RED), (targets, BLUE)], (handles, targets)), (0, y))
         sheet.paste(_tile(img_b, t, [(targets, BLUE)]), (t + gap, y))
-        sheet.paste(_tile(edited, t, [(targets, BLUE), (after[~np.isnan(after[:, 0])], GREEN)]), (2 * (t + gap), y))
+        sheet.paste(_tile(e.image, t, [(targets, BLUE), (e.after[e.found], GREEN)]), (2 * (t + gap), y))
         caption = f"A (seed {pair.seed_a})  ->  B (seed {pair.seed_b})    MD {md0:.2f} -> {md1:.2f} px, " \
-                  f"{result.step} steps"
+                  f"{e.steps} steps"
         draw.text((4, y + t + 3), caption, fill=(0, 0, 0))
         print(caption)
     args.out.parent.mkdir(parents=True, exist_ok=True)
