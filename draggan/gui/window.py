@@ -51,6 +51,29 @@ def _key_map() -> dict[int, imgui.Key]:
     return keys
 
 
+DISPLAY_RETRY_S = 3.0  # s; how long a display that refuses connections is retried before giving up
+
+
+def _init_glfw() -> None:
+    """glfw.init(), retried while the X server refuses connections for a moment.
+
+    An X server resets itself when its last client disconnects (Xvfb does unless
+    started with -noreset), and a connection made during the reset fails with
+    "Failed to open display". Closing the editor's window and opening another one
+    at once (tests, scripts reopening the editor) hits that window about one time
+    in thirty, so a refused connection is retried briefly before it is reported.
+    """
+    deadline = time.monotonic() + DISPLAY_RETRY_S
+    while True:
+        try:
+            glfw.init()
+            return
+        except glfw.GLFWError as e:
+            if "Failed to open display" not in str(e) or time.monotonic() >= deadline:
+                raise DragGANError(NO_DISPLAY.format(reason=str(e).strip())) from None
+            time.sleep(0.05)
+
+
 class Window:
     """One top-level window; `begin_frame()` ... imgui calls ... `end_frame()` once per frame."""
 
@@ -61,10 +84,7 @@ class Window:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise DragGANError(NO_DISPLAY.format(reason="DISPLAY is not set"))
         glfw.ERROR_REPORTING = "raise"
-        try:
-            glfw.init()
-        except glfw.GLFWError as e:
-            raise DragGANError(NO_DISPLAY.format(reason=str(e).strip())) from None
+        _init_glfw()
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
         glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
