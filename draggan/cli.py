@@ -105,7 +105,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_benchmark(args) -> int:
-    from .benchmark import run_benchmark
+    from .demo.benchmark import run_benchmark
     from .checkpoints import resolve_checkpoint
     if args.workers < 1:
         raise DragGANError("--workers must be at least 1")

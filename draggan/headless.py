@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .engine import DragConfig, DragSession, official_config, seed_to_ws
 from .errors import DragGANError
 from .images import save_png
-from .points import read_mask, read_points
+from .points_file import read_mask, read_points
 from .video import save_animation
 
 

@@ -29,6 +29,7 @@ from .engine.config import DragConfig
 from .errors import DragGANError
 from .images import PROVENANCE
 from .mask import FIXED, MOVABLE, UNPAINTED
+from .points import validate_pairs
 
 FORMAT = "draggan-session"
 VERSION = 1
@@ -119,21 +120,8 @@ def _decode_array(path: Path, key: str, value) -> np.ndarray:
 def _decode_points(path: Path, value, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(value, dict) or set(value) != {"handles", "targets"}:
         raise _fail(path, "'points' must be {\"handles\": [[x, y], ...], \"targets\": [[x, y], ...]}")
-    out = []
-    for name in ("handles", "targets"):
-        try:
-            arr = np.asarray(value[name], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise _fail(path, f"'points.{name}' must be a list of [x, y] pairs of numbers") from None
-        arr = arr.reshape(0, 2) if arr.size == 0 else arr
-        if arr.ndim != 2 or arr.shape[1] != 2 or not np.isfinite(arr).all():
-            raise _fail(path, f"'points.{name}' must be a list of [x, y] pairs of finite numbers")
-        if ((arr < 0) | (arr > resolution - 1)).any():
-            raise _fail(path, f"a point in 'points.{name}' lies outside the {resolution}x{resolution} image")
-        out.append(arr)
-    if len(out[1]) > len(out[0]):
-        raise _fail(path, f"{len(out[1])} targets for {len(out[0])} handles: every target needs its handle")
-    return out[0], out[1]
+    return validate_pairs(value["handles"], value["targets"], (resolution, resolution), complete=False,
+                          what=f"session '{path}'")
 
 
 def _decode_paint(path: Path, value, resolution: int) -> np.ndarray | None:

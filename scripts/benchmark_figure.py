@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from draggan.benchmark import edit_pair, make_pairs, mean_distance, point_indices, variants  # noqa: E402
+from draggan.demo.benchmark import edit_pair, make_pairs, mean_distance, point_indices, variants  # noqa: E402
 from draggan.checkpoints import resolve_checkpoint  # noqa: E402
 from draggan.engine import seed_to_ws  # noqa: E402
 from draggan.images import to_uint8  # noqa: E402

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from draggan.faces import FIVE_POINT, detect_landmarks, render, sample_params  # noqa: E402
+from draggan.demo.faces import FIVE_POINT, detect_landmarks, render, sample_params  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

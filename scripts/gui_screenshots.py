@@ -85,7 +85,7 @@ def main() -> int:
 def drag_points(image, res: int):
     """Handle and target pairs, as fractions of the image: on the demo faces a smile and a raised
     brow (from the detected landmarks), elsewhere two fixed drags."""
-    from draggan.faces import LANDMARK_NAMES, detect_landmarks
+    from draggan.demo.faces import LANDMARK_NAMES, detect_landmarks
     pts, found = detect_landmarks(image)
     if not found.all():
         return (((0.30, 0.50), (0.52, 0.42)), ((0.62, 0.38), (0.66, 0.22)))

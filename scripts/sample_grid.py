@@ -22,9 +22,9 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from draggan.benchmark import detect, detection_rate, sample_images  # noqa: E402
+from draggan.demo.benchmark import detect, detection_rate, sample_images  # noqa: E402
 from draggan.checkpoints import resolve_checkpoint  # noqa: E402
-from draggan.faces import FIVE_POINT  # noqa: E402
+from draggan.demo.faces import FIVE_POINT  # noqa: E402
 from stylegan2 import load_generator  # noqa: E402
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from draggan.faces.training import TrainSettings, evaluate, train  # noqa: E402
+from draggan.demo.faces.training import TrainSettings, evaluate, train  # noqa: E402
 
 
 def main():

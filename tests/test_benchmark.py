@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-import draggan.benchmark as bm
+import draggan.demo.benchmark as bm
 from draggan.errors import DragGANError
-from draggan.faces import FIVE_POINT, LANDMARK_NAMES
+from draggan.demo.faces import FIVE_POINT, LANDMARK_NAMES
 
 K = len(LANDMARK_NAMES)
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-import draggan.benchmark as bm
+import draggan.demo.benchmark as bm
 from draggan.checkpoints import DEFAULT_CHECKPOINT
 from stylegan2 import load_generator
 

@@ -1,4 +1,4 @@
-"""Tests of the procedural face family and its landmark detector (draggan.faces)."""
+"""Tests of the procedural face family and its landmark detector (draggan.demo.faces)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from draggan.faces import (
+from draggan.demo.faces import (
     FIVE_POINT,
     LANDMARK_NAMES,
     PARAM_DIM,
@@ -20,7 +20,7 @@ from draggan.faces import (
     render,
     sample_params,
 )
-from draggan.faces import family
+from draggan.demo.faces import family
 
 K = len(LANDMARK_NAMES)
 N = 80  # faces per accuracy test (the renders are shared between tests)
@@ -170,7 +170,7 @@ def test_palettes_keep_away_from_skin():
 
 
 # ----------------------------------------------------------------------------- detector
-# Tolerances in pixels; measured values (seed 0) are in draggan/faces/detector.py.
+# Tolerances in pixels; measured values (seed 0) are in draggan/demo/faces/detector.py.
 
 
 def test_detector_clean_128():

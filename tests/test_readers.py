@@ -15,14 +15,11 @@ import torch
 from safetensors.torch import save_file
 
 import stylegan2
+from conftest import fixture_path
 from checkpoint_writers import (Persisted, pickle_globals, randomize_, write_nvidia_pickle,
                                 write_rosinality_pt)
 from stylegan2 import CheckpointError, Generator, GeneratorConfig
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-NVIDIA_FIXTURE = FIXTURES / "sg2ada_64.pkl"
-TF_FIXTURE = FIXTURES / "tf_sg2_64_synthetic.pkl"
-REFERENCE = FIXTURES / "sg2ada_64.ref.npz"
 
 # The globals docs/CHECKPOINTS.md lists for NVIDIA PyTorch pickles.
 NVIDIA_GLOBALS = {
@@ -53,15 +50,14 @@ def _cfg_fields(cfg: GeneratorConfig) -> dict:
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, np.ndarray]:
-    assert REFERENCE.is_file(), f"fixtures missing: expected {FIXTURES} beside the project (see fixtures/README.md)"
-    with np.load(REFERENCE) as ref:
+    with np.load(fixture_path("sg2ada_64.ref.npz")) as ref:  # skips, saying why, without ../shared
         return {k: ref[k] for k in ref.files}
 
 
 @pytest.mark.parametrize("name, fmt", [("sg2ada_64.pkl", "nvidia-pytorch-pickle"),
                                        ("tf_sg2_64_synthetic.pkl", "tensorflow-pickle")])
 def test_fixture_reproduces_reference(name, fmt, reference):
-    G = stylegan2.load_generator(FIXTURES / name)
+    G = stylegan2.load_generator(fixture_path(name))
     assert G.cfg.extra["format"] == fmt
     cfg = G.cfg
     assert (cfg.z_dim, cfg.c_dim, cfg.w_dim, cfg.img_resolution, cfg.img_channels) == (64, 0, 64, 64, 3)
@@ -93,7 +89,7 @@ def test_fixture_reproduces_reference(name, fmt, reference):
 
 def test_fixture_g_and_g_ema_differ_and_reader_takes_g_ema(reference):
     """Guards the test above: the fixture's `G` is not `G_ema`, so reading `G` would fail it."""
-    snap = _plain_unpickle(NVIDIA_FIXTURE.read_bytes())
+    snap = _plain_unpickle(fixture_path("sg2ada_64.pkl").read_bytes())
     assert list(snap) == ["training_set_kwargs", "G", "D", "G_ema", "augment_pipe"]
     g, g_ema = _walk(snap["G"]), _walk(snap["G_ema"])
     assert g.keys() == g_ema.keys()
@@ -269,7 +265,7 @@ def test_writer_self_check_with_torch_rebuild(tmp_path, flavour, channels_last):
 
 def test_sg2ada_fixture_and_writer_name_the_same_globals(tmp_path):
     write_nvidia_pickle(tmp_path / "x.pkl", small_generator())
-    assert pickle_globals((tmp_path / "x.pkl").read_bytes()) == pickle_globals(NVIDIA_FIXTURE.read_bytes())
+    assert pickle_globals((tmp_path / "x.pkl").read_bytes()) == pickle_globals(fixture_path("sg2ada_64.pkl").read_bytes())
 
 
 def test_sg3_flavour_uses_stylegan3_defaults_for_missing_kwargs(tmp_path):
@@ -358,7 +354,7 @@ def test_native_round_trip_is_exact(tmp_path):
 
 
 def test_fixture_pickle_to_native_round_trip(tmp_path):
-    G = stylegan2.load_generator(NVIDIA_FIXTURE)
+    G = stylegan2.load_generator(fixture_path("sg2ada_64.pkl"))
     stylegan2.save_native(G, tmp_path / "fixture.safetensors")
     G2 = stylegan2.load_generator(tmp_path / "fixture.safetensors")
     assert _cfg_fields(G2.cfg) == _cfg_fields(G.cfg)
@@ -382,7 +378,7 @@ def _random_bytes(n: int, seed: int = 0) -> bytes:
 def test_detect_format_from_bytes(tmp_path):
     save_file({"x": torch.zeros(2)}, tmp_path / "t.safetensors")
     assert stylegan2.detect_format((tmp_path / "t.safetensors").read_bytes()) == "native-safetensors"
-    assert stylegan2.detect_format(NVIDIA_FIXTURE.read_bytes()[:64]) == "pickle"
+    assert stylegan2.detect_format(fixture_path("sg2ada_64.pkl").read_bytes()[:64]) == "pickle"
     assert stylegan2.detect_format(b"PK\x03\x04" + b"\0" * 60) == "rosinality-pt"
     for data in (b"", b"hello world\n", _random_bytes(256)):
         with pytest.raises(CheckpointError, match="not a checkpoint"):

@@ -79,7 +79,7 @@ BREAKAGES = [
     (lambda d: d["latent_original"].update(shape=[1, 5, 128]), "'latent_original' has shape"),
     (lambda d: d["points"].update(handles=[[1, 2, 3]]), "pairs"),
     (lambda d: d["points"].update(handles=[[1, 70]]), "outside the 64x64"),
-    (lambda d: d["points"].update(targets=[[1, 1], [2, 2], [3, 3]]), "every target needs its handle"),
+    (lambda d: d["points"].update(targets=[[1, 1], [2, 2], [3, 3]]), "every target belongs to a handle"),
     (lambda d: d["points"].update(extra=1), "'points' must be"),
     (lambda d: d["paint"].update(png_base64="aGVsbG8="), "not a base64 PNG"),
     (lambda d: d["settings"].update(lr="fast"), "setting 'lr'"),

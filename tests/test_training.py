@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from draggan.faces.training import TrainSettings, evaluate, target_images, train, z_to_unit
+from draggan.demo.faces.training import TrainSettings, evaluate, target_images, train, z_to_unit
 from stylegan2 import load_generator
 
 TINY = dict(resolution=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=16, batch=4,
@@ -65,7 +65,7 @@ def test_init_starts_from_a_checkpoints_weights(tmp_path):
 
 
 def test_landmark_weights_peak_at_the_landmarks():
-    from draggan.faces.training import landmark_weights
+    from draggan.demo.faces.training import landmark_weights
     w = landmark_weights(torch.tensor([[[4.5, 10.5]]]), 16, sigma=0.1)
     assert w.shape == (1, 1, 16, 16)
     assert w[0, 0].argmax() == 10 * 16 + 4 and float(w.max()) == pytest.approx(1.0)
@@ -74,7 +74,7 @@ def test_landmark_weights_peak_at_the_landmarks():
 def test_init_under_another_mapping_lr_multiplier_keeps_the_function(tmp_path):
     first = tmp_path / "a.safetensors"
     train(first, TrainSettings(steps=2, mapping_lr_multiplier=0.01, **TINY), progress=False)
-    from draggan.faces.training import _weights_for, generator_config
+    from draggan.demo.faces.training import _weights_for, generator_config
     from stylegan2 import Generator
     cfg = generator_config(TrainSettings(mapping_lr_multiplier=1.0, **TINY))
     A = load_generator(first)
@@ -87,7 +87,7 @@ def test_init_under_another_mapping_lr_multiplier_keeps_the_function(tmp_path):
 
 
 def test_coordinate_const_holds_normalised_polynomials():
-    from draggan.faces.training import coordinate_const
+    from draggan.demo.faces.training import coordinate_const
     c = coordinate_const(12, 4)
     assert c.shape == (12, 4, 4)
     x = c[0]

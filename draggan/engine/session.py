@@ -1,8 +1,10 @@
 """`DragSession`: the DragGAN edit loop on a generator, as an importable object.
 
 generator -> here -> worker / CLI / scripts. A session holds the latent being
-edited, the current drag (handles, targets, mask, optimiser, initial features)
-and an undo/redo history of whole drags. `step()` is one iteration of the
+edited and the current drag (handles, targets, mask, optimiser, initial
+features); nothing else. The history of whole drags (undo, redo, reset) belongs
+to the application (`draggan.editor.Editor`), which swaps latents in with
+`set_latent`. `step()` is one iteration of the
 paper's loop (Sec. 3): one forward pass up to the feature block gives the
 features both for tracking the previous update and for the next motion
 supervision; only that part of the network is back-propagated. The full image
@@ -22,6 +24,7 @@ import torch
 
 from ..errors import DragGANError
 from ..images import to_uint8
+from ..points import validate_pairs
 from .config import DragConfig, ResolvedConfig
 from .motion import mask_loss, motion_loss, track_points
 from .sampling import sample_image_res, upsample
@@ -69,15 +72,12 @@ class DragSession:
                                f"got {tuple(ws.shape)}")
         if not torch.isfinite(ws).all():
             raise DragGANError("the latent contains NaN or infinity")
-        self.ws0 = ws.detach().to(self.device, torch.float32).clone()  # the original image
-        self.ws = self.ws0.clone()  # the current (committed) latent
+        self.ws = ws.detach().to(self.device, torch.float32).clone()  # [1, L, D] the committed latent
         self.size = (G.img_resolution, G.img_resolution)  # (H, W)
         self._config = config
         self.cfg: ResolvedConfig = config.resolved(G.img_resolution, G.synthesis.block_resolutions)
         self.mask: torch.Tensor | None = None  # [H, W] float, 1 = may move
         self.drag: _Drag | None = None
-        self._undo: list[torch.Tensor] = []  # latents [1, L, D] before each drag / reset
-        self._redo: list[torch.Tensor] = []
 
     # ---- construction ----
     @classmethod
@@ -101,9 +101,10 @@ class DragSession:
             return
         structural = (old.latent_space, old.num_optimized_layers, old.feature_block) != \
                      (config.latent_space, config.num_optimized_layers, config.feature_block)
-        if structural:
+        if structural:  # the drag goes on from its tracked handles with a new optimiser
+            handles, targets = self.drag.handles.cpu().numpy(), self.drag.targets_np.copy()
             self._commit()
-            self._begin(self.drag.handles.cpu().numpy(), self.drag.targets.cpu().numpy(), snapshot=False)
+            self._begin(handles, targets)
         else:
             for group in self.drag.optimizer.param_groups:
                 group["lr"] = config.lr
@@ -113,7 +114,7 @@ class DragSession:
         """Start a new drag from the current latent (the paper's continuous editing)."""
         h, t = self._check_points(handles, targets)
         self._commit()
-        self._begin(h, t, snapshot=True)
+        self._begin(h, t)
 
     def set_mask(self, mask) -> None:
         """mask [H, W] with 1 where the image may move, or None for no mask term."""
@@ -131,24 +132,7 @@ class DragSession:
             self.drag.feat0_full = self._feat0_full() if self.mask is not None else None
 
     def _check_points(self, handles, targets) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            h = np.asarray(handles, dtype=np.float64).reshape(-1, 2) if len(handles) else np.zeros((0, 2))
-            t = np.asarray(targets, dtype=np.float64).reshape(-1, 2) if len(targets) else np.zeros((0, 2))
-        except (ValueError, TypeError):
-            raise DragGANError("points must be lists of [x, y] pairs") from None
-        if len(h) == 0:
-            raise DragGANError("add at least one handle point and its target")
-        if len(h) != len(t):
-            raise DragGANError(f"every handle needs a target: got {len(h)} handles and {len(t)} targets")
-        height, width = self.size
-        for name, pts in (("handle", h), ("target", t)):
-            bad = ~np.isfinite(pts).all(1) | (pts[:, 0] < 0) | (pts[:, 0] > width - 1) | \
-                  (pts[:, 1] < 0) | (pts[:, 1] > height - 1)
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise DragGANError(f"{name} {i} at {pts[i].tolist()} lies outside the {width}x{height} image "
-                                   f"(x in [0, {width - 1}], y in [0, {height - 1}])")
-        return h, t
+        return validate_pairs(handles, targets, self.size)
 
     # ---- the loop ----
     def _layers(self) -> int:
@@ -175,10 +159,7 @@ class DragSession:
             feat, _ = self._features(self.ws, False)
             return upsample(feat, self.size)
 
-    def _begin(self, h: np.ndarray, t: np.ndarray, snapshot: bool) -> None:
-        if snapshot:
-            self._undo.append(self.ws.clone())
-            self._redo.clear()
+    def _begin(self, h: np.ndarray, t: np.ndarray) -> None:
         k = self._layers()
         init = self.ws[:, :1] if self.cfg.latent_space == "w" else self.ws[:, :k]
         w_opt = init.clone().requires_grad_(True)
@@ -298,40 +279,17 @@ class DragSession:
     def trajectory(self) -> list[np.ndarray]:
         return [] if self.drag is None else list(self.drag.trajectory)
 
-    # ---- history ----
+    # ---- ending a drag, replacing the latent ----
     def stop(self) -> None:
         """End the current drag, keeping its result (new points then continue from here)."""
         self._commit()
 
-    def undo(self) -> bool:
-        """Revert the last whole drag (or reset). False when there is nothing to undo."""
-        return self._swap(self._undo, self._redo)
-
-    def redo(self) -> bool:
-        return self._swap(self._redo, self._undo)
-
-    def _swap(self, source: list[torch.Tensor], dest: list[torch.Tensor]) -> bool:
+    def set_latent(self, ws: torch.Tensor) -> None:
+        """Replace the committed latent [1, L, D] (undo, redo, reset); any drag in progress ends first."""
+        if tuple(ws.shape) != tuple(self.ws.shape) or not torch.isfinite(ws).all():
+            raise DragGANError(f"the latent must be a finite W+ {tuple(self.ws.shape)}, got {tuple(ws.shape)}")
         self._commit()
-        if not source:
-            return False
-        dest.append(self.ws.clone())
-        self.ws = source.pop()
-        return True
-
-    def reset(self) -> None:
-        """Back to the original image (undoable)."""
-        self._commit()
-        self._undo.append(self.ws.clone())
-        self._redo.clear()
-        self.ws = self.ws0.clone()
-
-    @property
-    def can_undo(self) -> bool:
-        return bool(self._undo) or self.drag is not None
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
+        self.ws = ws.detach().to(self.device, torch.float32).clone()
 
 
 def seed_to_ws(G, seed: int, truncation_psi: float = 1.0, c: torch.Tensor | None = None) -> torch.Tensor:

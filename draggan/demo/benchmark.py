@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .engine import DragConfig, DragSession, official_config, seed_to_ws
-from .errors import DragGANError
+from ..engine import DragConfig, DragSession, official_config, seed_to_ws
+from ..errors import DragGANError
 from .faces import FIVE_POINT, LANDMARK_NAMES, detect_landmarks
-from .images import to_uint8
+from ..images import to_uint8
 
 POINT_SETS = ("1", "5", "all")
 # Detector coordinates put pixel centres at +0.5; the engine's at integers.

@@ -224,7 +224,7 @@ def _save(G, opt, out: Path, settings: TrainSettings, step: int, seconds: float,
     set_w_avg(G, settings.w_avg_samples)
     meta = {"training": dataclasses.asdict(settings), "steps_done": step, "train_seconds": round(seconds, 1),
             "final_loss": loss, "history": history,
-            "target": "draggan.faces.family: render(params_from_unit(ndtr(z[:PARAM_DIM])))",
+            "target": "draggan.demo.faces.family: render(params_from_unit(ndtr(z[:PARAM_DIM])))",
             "what": "demo/test model of a procedural cartoon-face family; not a photographic model"}
     save_native(G, out, meta)
     tmp = _state_path(out).with_suffix(".partial")

@@ -1,10 +1,10 @@
-"""Landmark detector for the cartoon-face family of :mod:`draggan.faces.family`.
+"""Landmark detector for the cartoon-face family of :mod:`draggan.demo.faces.family`.
 
 Pure numpy.  Works on clean renders and on images that only resemble them
 (generator output: blurred, colours a little off, small artefacts), at any
 resolution from 64 up.  Landmarks are returned in the family's coordinate
 convention (continuous pixel coordinates, pixel centres at integer + 0.5) and in
-the order of :data:`~draggan.faces.family.LANDMARK_NAMES`.
+the order of :data:`~draggan.demo.faces.family.LANDMARK_NAMES`.
 
 Method
     1. Skin colour S: the most common tone near the family's band of skin tones,

@@ -6,7 +6,7 @@ cube ``[0, 1]^PARAM_DIM`` (:func:`params_from_unit`): geometry is linear in the
 coordinates, colours follow piecewise-linear palettes (continuous), and only the
 hair style uses thresholds.  That makes the family a good target for a small demo
 StyleGAN2 (``z -> u -> image``) and a benchmark with ground truth: the renderer
-returns the landmark positions it drew, and :mod:`draggan.faces.detector` finds
+returns the landmark positions it drew, and :mod:`draggan.demo.faces.detector` finds
 them again in an image.
 
 Coordinates
