@@ -11,6 +11,8 @@ Dimension legend: C channels, h/w feature-map size, H/W image size, N = h*w.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -87,3 +89,37 @@ def colormap(values: np.ndarray) -> np.ndarray:
     i = np.minimum(v.astype(int), len(HEAT_STOPS) - 2)
     t = (v - i)[..., None]
     return (HEAT_STOPS[i] * (1 - t) + HEAT_STOPS[i + 1] * t).round().astype(np.uint8)
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureView:
+    block: int  # feature block resolution shown
+    channels: int  # C of that block
+    pca: np.ndarray  # uint8 [b, b, 3] first three principal components as RGB
+    heat: np.ndarray | None  # uint8 [b, b, 3] similarity to the query feature, colour-mapped
+    query: tuple[float, float] | None  # image px of the query
+    metric: str
+    version: int  # increases with every new view (texture upload key)
+
+
+class FeatureViewer:
+    """The researchers' view of one latent: the block's features are computed once per latent and block."""
+
+    def __init__(self):
+        self._key = None  # (latent version, block) of the cached features
+        self._feat: torch.Tensor | None = None  # [1, C, b, b] on the host
+        self._pca: np.ndarray | None = None
+        self._version = 0
+
+    def view(self, G, ws: torch.Tensor, noise_mode: str, size: tuple[int, int], block: int,
+             query: tuple[float, float] | None, metric: str, latent_version: int) -> FeatureView:
+        key = (latent_version, block)
+        if key != self._key:
+            with torch.no_grad():
+                out = G.synthesis.run(ws, noise_mode, feature_blocks=[block], render_image=False)
+            self._feat = out.features[block].cpu()
+            self._pca = pca_rgb(self._feat)
+            self._key = key
+        heat = colormap(similarity_map(self._feat, size, query, metric)) if query is not None else None
+        self._version += 1
+        return FeatureView(block, self._feat.shape[1], self._pca, heat, query, metric, self._version)

@@ -12,6 +12,8 @@ Dimension legend: L num_ws, D w_dim, n handles, m targets (m <= n), H/W image si
 from __future__ import annotations
 
 import base64
+import math
+import hashlib
 import binascii
 import io
 import json
@@ -22,6 +24,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, UnidentifiedImageError
 
 from . import __version__
@@ -29,10 +32,12 @@ from .engine.config import DragConfig
 from .errors import DragGANError
 from .images import PROVENANCE
 from .mask import FIXED, MOVABLE, UNPAINTED
+from .outputs import os_error_message, write_output
 from .points import validate_pairs
 
 FORMAT = "draggan-session"
 VERSION = 1
+MAX_SESSION_BYTES = 256 * 2 ** 20  # a 1024 px session with a full mask is about 0.3 MB
 _PAINT_CODES = {UNPAINTED: 0, MOVABLE: 1, FIXED: 2}  # paint value -> PNG grey level (PNG has no negatives)
 
 
@@ -48,6 +53,7 @@ class SessionData:
     targets: np.ndarray  # [m, 2], m <= n: targets[i] belongs to handles[i]
     paint: np.ndarray | None  # int8 [H, W] brush layer (see draggan.mask), None = nothing painted
     config: DragConfig
+    checkpoint_fingerprint: str | None = None  # weights_fingerprint() of the generator; None in older files
 
 
 # ---- encoding ----
@@ -83,11 +89,34 @@ def save_session(path: str | os.PathLike, data: SessionData) -> None:
                    "targets": np.asarray(data.targets, dtype=float).reshape(-1, 2).tolist()},
         "paint": None if data.paint is None or not data.paint.any() else _encode_paint(data.paint),
         "settings": asdict(data.config),
+        "checkpoint_fingerprint": data.checkpoint_fingerprint,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)  # a crash mid-write leaves the old session intact
+    text = json.dumps(doc, indent=1)
+    write_output(path, lambda tmp: tmp.write_text(text))  # a crash mid-write leaves the old session intact
+
+
+def weights_fingerprint(G) -> str:
+    """'sha256:...' of the generator's weights and buffers (names, shapes, values): which model a session needs.
+
+    Hashes what the network computes with, not the file, so the same weights read from
+    an NVIDIA pickle or from its converted .safetensors have the same fingerprint.
+    """
+    h = hashlib.sha256()
+    for name, t in sorted(G.state_dict().items()):
+        a = t.detach().to("cpu", torch.float32).contiguous().numpy()
+        h.update(f"{name}:{list(a.shape)};".encode())
+        h.update(a.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def is_session_file(path: str | os.PathLike) -> bool:
+    """Does the file look like a session (JSON naming our format), whatever its name? Reads its start only."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return head.lstrip()[:1] == b"{" and f'"format": "{FORMAT}"'.encode() in head.replace(b'":"', b'": "')
 
 
 # ---- decoding and validation ----
@@ -109,8 +138,9 @@ def _decode_array(path: Path, key: str, value) -> np.ndarray:
         raw = base64.b64decode(value["base64"], validate=True)
     except (binascii.Error, TypeError, ValueError):
         raise _fail(path, f"'{key}' is not valid base64") from None
-    if len(raw) != 4 * int(np.prod(shape)):
-        raise _fail(path, f"'{key}' holds {len(raw)} bytes, but shape {shape} needs {4 * int(np.prod(shape))}")
+    needed = 4 * math.prod(shape)  # Python ints: a hostile shape cannot overflow
+    if len(raw) != needed:
+        raise _fail(path, f"'{key}' holds {len(raw)} bytes, but shape {shape} needs {needed}")
     arr = np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float32)
     if not np.isfinite(arr).all():
         raise _fail(path, f"'{key}' contains NaN or infinity")
@@ -131,9 +161,14 @@ def _decode_paint(path: Path, value, resolution: int) -> np.ndarray | None:
         raise _fail(path, "'paint' must be null or an object with 'png_base64'")
     try:
         img = Image.open(io.BytesIO(base64.b64decode(value["png_base64"], validate=True)))
-        img.load()
-    except (binascii.Error, TypeError, ValueError, UnidentifiedImageError, OSError):
+    except (binascii.Error, TypeError, ValueError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
         raise _fail(path, "'paint' is not a base64 PNG") from None
+    if img.size != (resolution, resolution):  # checked before decoding: no decompression bomb
+        raise _fail(path, f"'paint' is {img.size[0]}x{img.size[1]}, the image is {resolution}x{resolution}")
+    try:
+        img.load()
+    except (ValueError, OSError, Image.DecompressionBombError):
+        raise _fail(path, "'paint' is not a readable PNG") from None
     if img.mode != "L":
         raise _fail(path, f"'paint' must be a greyscale PNG, got mode {img.mode}")
     codes = np.asarray(img)
@@ -178,14 +213,23 @@ def _decode_config(path: Path, value) -> DragConfig:
 def load_session(path: str | os.PathLike) -> SessionData:
     """Read and check a session file; any problem raises `DragGANError` naming the field."""
     path = Path(path)
+    if path.is_dir():
+        raise DragGANError(f"'{path}' is a folder, not a session file")
+    if path.is_file() and path.stat().st_size > MAX_SESSION_BYTES:
+        raise _fail(path, f"{path.stat().st_size} bytes is too large for a session "
+                          f"(at most {MAX_SESSION_BYTES // 2 ** 20} MB)")
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
         raise DragGANError(f"no session file at '{path}'") from None
-    except IsADirectoryError:
-        raise DragGANError(f"'{path}' is a folder, not a session file") from None
+    except OSError as e:
+        raise DragGANError(os_error_message(e, path, "read")) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise _fail(path, f"not a JSON file ({e})") from None
+    except RecursionError:
+        raise _fail(path, "the JSON is nested too deeply to be a session") from None
+    except ValueError as e:  # e.g. an integer of thousands of digits
+        raise _fail(path, f"not a session ({e})") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _fail(path, f"not a draggan session (no \"format\": \"{FORMAT}\")")
     if doc.get("version") != VERSION:
@@ -213,7 +257,10 @@ def load_session(path: str | os.PathLike) -> SessionData:
     handles, targets = _decode_points(path, doc["points"], res)
     paint = _decode_paint(path, doc.get("paint"), res)
     config = _decode_config(path, doc["settings"])
-    return SessionData(ckpt, res, seed, float(psi), latent, original, handles, targets, paint, config)
+    fingerprint = doc.get("checkpoint_fingerprint")
+    if fingerprint is not None and not (isinstance(fingerprint, str) and fingerprint.startswith("sha256:")):
+        raise _fail(path, "'checkpoint_fingerprint' must be null or 'sha256:...'")
+    return SessionData(ckpt, res, seed, float(psi), latent, original, handles, targets, paint, config, fingerprint)
 
 
 def find_checkpoint(data: SessionData, session_path: str | os.PathLike) -> Path:

@@ -21,7 +21,7 @@ from draggan.checkpoints import DEFAULT_CHECKPOINT  # noqa: E402
 from draggan.gui.app import AppOptions, EditorApp  # noqa: E402
 from draggan.gui.driver import Driver  # noqa: E402
 from draggan.gui.window import Window  # noqa: E402
-from draggan.worker import SetConfig  # noqa: E402
+from draggan.commands import SetConfig  # noqa: E402
 
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "sg2ada_64.pkl"
 

@@ -105,8 +105,8 @@ def test_mask_stroke_is_interpolated_and_reaches_the_session(editor, tmp_path):
     drive.drag(app.canvas.to_screen(8, 40), app.canvas.to_screen(56, 40), samples=3)  # 16 px jumps
     assert (app.paint[40, 8:57] == 1).all(), "the brush left gaps between mouse samples"
     assert app.paint[40 - 5, 30] == 0 and app.paint.sum() > 48 * 5
-    drive.wait_until(lambda: app.worker.session.mask is not None, 10, "the mask to reach the session")
-    mask = app.worker.session.mask.numpy()
+    drive.wait_until(lambda: app.worker.editor.session.mask is not None, 10, "the mask to reach the session")
+    mask = app.worker.editor.session.mask.numpy()
     np.testing.assert_array_equal(mask, (app.paint == 1).astype(np.float32))
     drive.drag(app.canvas.to_screen(30, 40), app.canvas.to_screen(34, 40), samples=2, button=1)  # right drag erases
     assert app.paint[40, 32] == 0 and app.paint[40, 10] == 1
@@ -118,7 +118,7 @@ def test_mask_stroke_is_interpolated_and_reaches_the_session(editor, tmp_path):
     drive.key(keys().h)
     assert not app.tools.show_mask
     app.do("reset_mask")
-    drive.wait_until(lambda: app.worker.session.mask is None, 10, "the mask reset")
+    drive.wait_until(lambda: app.worker.editor.session.mask is None, 10, "the mask reset")
 
 
 def test_edit_moves_the_handle_then_stop_and_undo(editor, tmp_path):
@@ -165,7 +165,7 @@ def test_save_session_and_reopen_it(editor, tmp_path):
     drive.click_item("save_session")
     path = tmp_path / "edit.session.json"
     drive.wait_until(path.exists, 10, "the session file")
-    saved_ws = app.worker.session.current_ws().clone()
+    saved_ws = app.worker.editor.session.current_ws().clone()
     saved = app.state
     saved_paint = app.paint.copy()
     drive.screenshot(tmp_path / "saved.png")
@@ -175,7 +175,7 @@ def test_save_session_and_reopen_it(editor, tmp_path):
     assert s.error is None and s.handles == saved.handles and s.targets == saved.targets
     np.testing.assert_array_equal(other.paint, saved_paint)
     np.testing.assert_array_equal(s.image, saved.image)
-    assert (other.worker.session.current_ws() - saved_ws).abs().max() == 0
+    assert (other.worker.editor.session.current_ws() - saved_ws).abs().max() == 0
     assert other.points.handles == list(saved.handles)
     drive2.screenshot(tmp_path / "reopened.png")
 

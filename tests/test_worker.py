@@ -9,9 +9,11 @@ from PIL import Image
 
 from draggan.engine import DragConfig, DragSession
 from draggan.mask import MOVABLE, empty_paint, mask_from_paint, paint_segment
-from draggan.worker import (AddPoint, ClearPoints, DeletePoint, EditWorker, LoadCheckpoint, LoadSession, MovePoint,
-                            NewImage, Redo, Reset, SaveAnimation, SaveImage, SaveLatent, SaveSession, SetConfig,
-                            SetFeatureView, SetMask, SetPoints, Start, Stop, Undo, _coalesce)
+from draggan.commands import (AddPoint, ClearPoints, DeletePoint, LoadCheckpoint, LoadSession, MovePoint, NewImage, Redo,
+                              Reset, SaveAnimation, SaveImage, SaveLatent, SaveSession, SetConfig, SetFeatureView,
+                              SetMask, SetPoints, Start, Stop, Undo)
+from draggan.commands import coalesce as _coalesce
+from draggan.worker import EditWorker
 
 HANDLE, TARGET = (20.0, 32.0), (36.0, 32.0)
 
@@ -35,12 +37,12 @@ def test_load_shows_the_seed_image(worker, sg2ada_path):
     s = worker.snapshot()
     assert s.image.shape == (64, 64, 3) and s.image.dtype == np.uint8
     assert s.block_resolutions == (4, 8, 16, 32, 64) and s.num_ws == 10 and s.loaded_id == 1
-    ref = DragSession.from_seed(worker.G, 0, 0.7).render()
+    ref = DragSession.from_seed(worker.editor.G, 0, 0.7).render()
     np.testing.assert_array_equal(s.image, ref)
     worker.send(NewImage(3, 1.0))
     s2 = worker.run_until_idle()
     assert s2.image_id > s.image_id and (s2.seed, s2.psi) == (3, 1.0)
-    np.testing.assert_array_equal(s2.image, DragSession.from_seed(worker.G, 3, 1.0).render())
+    np.testing.assert_array_equal(s2.image, DragSession.from_seed(worker.editor.G, 3, 1.0).render())
 
 
 def test_point_edits_follow_the_click_rules(worker):
@@ -79,7 +81,7 @@ def test_stop_takes_effect_within_one_step(worker):
     s = worker.snapshot()
     assert not s.running and s.status == "stopped" and s.step == 2
     worker.run_until_idle()
-    assert worker.snapshot().step == 2 and worker.session.drag is None
+    assert worker.snapshot().step == 2 and worker.editor.session.drag is None
 
 
 def test_run_ends_by_itself_at_the_step_limit(worker):
@@ -122,7 +124,7 @@ def test_step_size_applies_at_once(worker):
     worker.send(SetConfig(DragConfig(max_steps=50, lr=5e-3)))
     worker.tick()
     assert worker.snapshot().running
-    assert worker.session.drag.optimizer.param_groups[0]["lr"] == 5e-3
+    assert worker.editor.session.drag.optimizer.param_groups[0]["lr"] == 5e-3
 
 
 def test_mask_reaches_the_session(worker):
@@ -130,10 +132,10 @@ def test_mask_reaches_the_session(worker):
     paint_segment(paint, (10, 10), (40, 10), 3, MOVABLE)
     worker.send(SetMask(paint))
     worker.run_until_idle()
-    np.testing.assert_array_equal(worker.session.mask.numpy(), mask_from_paint(paint))
+    np.testing.assert_array_equal(worker.editor.session.mask.numpy(), mask_from_paint(paint))
     worker.send(SetMask(np.zeros((8, 8), np.int8)))
     s = worker.run_until_idle()
-    assert "64x64" in s.error and worker.session.mask is not None
+    assert "64x64" in s.error and worker.editor.session.mask is not None
 
 
 def test_user_errors_are_reported_and_the_worker_survives(worker, tmp_path):
@@ -159,7 +161,7 @@ def test_out_of_memory_is_reported(worker, monkeypatch):
 
     def oom(*a, **k):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
-    monkeypatch.setattr(worker.session, "step", oom)
+    monkeypatch.setattr(worker.editor.session, "step", oom)
     worker.tick()
     s = worker.snapshot()
     assert not s.running and s.status == "error" and "out of memory" in s.error
@@ -172,11 +174,11 @@ def test_nan_step_is_reported_as_an_error(worker):
     place(worker)
     worker.send(Start())
     worker.tick()
-    worker.session.drag.w_opt.data.fill_(float("nan"))  # as if an update had diverged
+    worker.editor.session.drag.w_opt.data.fill_(float("nan"))  # as if an update had diverged
     worker.tick()
     s = worker.snapshot()
     assert not s.running and s.status == "error" and "NaN" in s.error
-    assert worker.session.drag is None  # the drag was ended; undo brings the image before it back
+    assert worker.editor.session.drag is None  # the drag was ended; undo brings the image before it back
     worker.send(Undo())
     assert worker.run_until_idle().message == "undone"
 
@@ -204,7 +206,7 @@ def test_saves(worker, tmp_path):
     png = Image.open(tmp_path / "a.png")
     assert "draggan-editor" in png.text["Software"] and png.text["seed"] == "0"
     ws = np.load(tmp_path / "a.npy")
-    np.testing.assert_allclose(ws, worker.session.current_ws().numpy())
+    np.testing.assert_allclose(ws, worker.editor.session.current_ws().numpy())
     assert Image.open(tmp_path / "a.gif").n_frames == s.frames + 1
     worker.send(SaveImage(str(tmp_path / "a.jpg")))
     assert ".png" in worker.run_until_idle().error
@@ -238,16 +240,16 @@ def test_session_round_trip_through_workers(worker, sg2ada_path, tmp_path):
     other.send(LoadSession(str(tmp_path / "s.json")))
     s = other.run_until_idle()
     assert s.error is None and s.loaded_id == 1 and s.checkpoint == str(sg2ada_path.resolve())
-    torch.testing.assert_close(other.session.current_ws(), worker.session.current_ws())
-    torch.testing.assert_close(other.session.ws0, worker.session.ws0)
+    torch.testing.assert_close(other.editor.session.current_ws(), worker.editor.session.current_ws())
+    torch.testing.assert_close(other.editor.ws0, worker.editor.ws0)
     assert s.handles == saved.handles and s.targets == saved.targets and len(s.handles) == 2
     np.testing.assert_array_equal(s.paint, paint)
     assert s.config == saved.config and s.r2 == 4.0
     np.testing.assert_array_equal(s.image, saved.image)
-    np.testing.assert_array_equal(other.session.mask.numpy(), mask_from_paint(paint))
+    np.testing.assert_array_equal(other.editor.session.mask.numpy(), mask_from_paint(paint))
     other.send(Reset())
     np.testing.assert_array_equal(other.run_until_idle().image,
-                                  DragSession.from_seed(worker.G, 0, 0.7).render())
+                                  DragSession.from_seed(worker.editor.G, 0, 0.7).render())
 
 
 def test_feature_view(worker):

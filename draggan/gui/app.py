@@ -24,9 +24,10 @@ from ..checkpoints import resolve_checkpoint
 from ..engine import DragConfig
 from ..errors import DragGANError
 from ..mask import empty_paint, overlay_rgba
-from ..worker import (ClearPoints, DeletePoint, EditWorker, LoadCheckpoint, LoadSession, NewImage, Points, Redo, Reset,
-                      SaveAnimation, SaveImage, SaveLatent, SaveSession, SetConfig, SetFeatureView, SetMask, Start,
-                      Stop, Undo, WorkerState)
+from ..commands import (ClearPoints, DeletePoint, LoadCheckpoint, LoadSession, NewImage, Redo, Reset, SaveAnimation,
+                        SaveImage, SaveLatent, SaveSession, SetConfig, SetFeatureView, SetMask, Start, Stop, Undo)
+from ..points import Points
+from ..worker import EditWorker, WorkerState
 from . import theme
 from .canvas import Canvas, Overlays
 from .driver import record_item
@@ -212,7 +213,7 @@ class EditorApp:
     def edit_points(self, cmd) -> None:
         self.points_rev += 1
         cmd = replace(cmd, rev=self.points_rev)
-        self.points.apply(cmd)
+        cmd.apply(self.points)
         self.worker.send(cmd)
 
     def _send_mask(self) -> None:

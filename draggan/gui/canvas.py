@@ -15,7 +15,8 @@ import numpy as np
 from imgui_bundle import imgui
 
 from ..mask import FIXED, MOVABLE, UNPAINTED, paint_segment
-from ..worker import AddPoint, DeletePoint, MovePoint, Points
+from ..commands import AddPoint, DeletePoint, MovePoint
+from ..points import Points
 from . import theme
 from .texture import Texture
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from imgui_bundle import imgui
 
 from ..engine import DragConfig
-from ..worker import DeletePoint, Points, WorkerState
+from ..commands import DeletePoint
+from ..points import Points
+from ..worker import WorkerState
 from . import theme
 from .driver import record_item
 from .shortcuts import label_of

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from imgui_bundle import imgui
 
-from ..worker import Points, SetFeatureView, WorkerState
+from ..commands import SetFeatureView
+from ..points import Points
+from ..worker import WorkerState
 from . import theme
 from .driver import record_item
 from .texture import Texture
