@@ -95,15 +95,17 @@ class DragSession:
     def set_config(self, config: DragConfig) -> None:
         """Apply new settings. Step size takes effect at once; structural ones start a new drag."""
         old = self._config
-        self._config = config
-        self.cfg = config.resolved(self.G.img_resolution, self.G.synthesis.block_resolutions)
-        if self.drag is None:
-            return
+        cfg = config.resolved(self.G.img_resolution, self.G.synthesis.block_resolutions)  # checks first
         structural = (old.latent_space, old.num_optimized_layers, old.feature_block) != \
                      (config.latent_space, config.num_optimized_layers, config.feature_block)
-        if structural:  # the drag goes on from its tracked handles with a new optimiser
-            handles, targets = self.drag.handles.cpu().numpy(), self.drag.targets_np.copy()
+        drag = self.drag
+        if drag is not None and structural:  # fold the drag in with the old layout, go on with a new optimiser
+            handles, targets = drag.handles.cpu().numpy(), drag.targets_np.copy()
             self._commit()
+        self._config, self.cfg = config, cfg
+        if drag is None:
+            return
+        if structural:
             self._begin(handles, targets)
         else:
             for group in self.drag.optimizer.param_groups:
