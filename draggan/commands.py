@@ -125,6 +125,7 @@ class Redo:
 @dataclass(frozen=True)
 class LoadSession:
     path: str
+    restored: bool = False  # an autosave brought back after a crash: its work counts as unsaved
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ Dimension legend: L num_ws, D w_dim, n handles, m <= n targets, H/W image size.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable
 
@@ -24,19 +23,17 @@ from .engine import DragConfig, DragSession, StepResult, seed_to_ws
 from .errors import DragGANError
 from .features_view import FeatureView, FeatureViewer
 from .history import History, Snapshot
-from .images import save_png
+from .limits import check_seed, check_truncation
 from .mask import mask_from_paint
-from .outputs import check_output, write_output
+from .exports import ImageExports
+from .outputs import check_output
 from .points import Points
 from .run_log import MAX_FRAME_BYTES, RunLog
 from .session_file import SessionData, find_checkpoint, load_session, save_session, weights_fingerprint
-from .video import save_animation
-
-ANIMATION_SUFFIXES = (".gif", ".mp4")
 
 
-class Editor:
-    """One image being edited on one generator."""
+class Editor(ImageExports):
+    """One image being edited on one generator (the image, latent and animation exports: `ImageExports`)."""
 
     def __init__(self, device="cpu", config: DragConfig = DragConfig(), seed: int = 0, psi: float = 0.7,
                  max_frame_bytes: int = MAX_FRAME_BYTES):
@@ -46,7 +43,7 @@ class Editor:
         self.config = config
         self.checkpoint: str | None = None  # resolved path of the open checkpoint
         self.session_path: str | None = None  # the session file the state came from or was saved to
-        self.seed, self.psi = _check_seed(seed), float(psi)
+        self.seed, self.psi = check_seed(seed), float(psi)
         self.latent_source: str | None = None  # a latent file the image came from, instead of the seed
         self.ws0: torch.Tensor | None = None  # [1, L, D] the original image (what Reset returns to)
         self.points = Points()
@@ -114,7 +111,7 @@ class Editor:
         return G.eval()
 
     def new_image(self, seed: int, psi: float) -> str:
-        seed, psi = _check_seed(seed), _check_psi(psi)
+        seed, psi = check_seed(seed), check_truncation(psi)
         if self.G is None:
             self.seed, self.psi = seed, psi
             return ""
@@ -267,8 +264,11 @@ class Editor:
         return self.session
 
     # ---- files ----
-    def load_session(self, path: str | Path) -> str:
-        """Reopen a saved session; everything is checked before the current state is replaced."""
+    def load_session(self, path: str | Path, unsaved: bool = False) -> str:
+        """Reopen a saved session; everything is checked before the current state is replaced.
+
+        unsaved: the file is a crash-recovery copy, so its work still needs a save of the user's.
+        """
         data = load_session(path)
         ckpt = find_checkpoint(data, path)
         same = self.G is not None and self.checkpoint is not None and Path(self.checkpoint).exists() \
@@ -299,7 +299,8 @@ class Editor:
         self.points, self.paint = points, data.paint
         self._replaced(history=True)
         self.loaded_id += 1
-        self.saved_changes = self.changes
+        self.saved_changes = self.changes - (1 if unsaved else 0)
+        self.session_path = None if unsaved else self.session_path
         self.message = f"opened session {Path(path).name}{note}"
         return self.message
 
@@ -326,43 +327,6 @@ class Editor:
         save_session(path, self.session_data())
         return True
 
-    def provenance(self) -> dict[str, str]:
-        """PNG text metadata: where the image came from and the points that made it."""
-        source = {"latent": self.latent_source} if self.latent_source else \
-            {"seed": str(self.seed), "truncation_psi": f"{self.psi:g}"}
-        return {**source, "checkpoint": Path(self.checkpoint or "").name,
-                "points": json.dumps({"handles": self.points.handles, "targets": self.points.targets})}
-
-    def save_image(self, path: str | Path) -> str:
-        path = check_output(path, (".png",), "image")
-        pixels = self._need_session().render()
-        write_output(path, lambda tmp: save_png(tmp, pixels, self.provenance()))
-        self.message = f"saved image {path}"
-        return self.message
-
-    def save_latent(self, path: str | Path) -> str:
-        path = check_output(path, (".npy",), "latent")
-        ws = self._need_session().current_ws().cpu().numpy()
-        write_output(path, lambda tmp: np.save(tmp, ws))
-        self.message = f"saved latent {path} (W+ [1, {self.G.num_ws}, {self.G.w_dim}])"
-        return self.message
-
-    def save_animation(self, path: str | Path, fps: float = 15.0) -> str:
-        path = check_output(path, ANIMATION_SUFFIXES, "animation")
-        frames = self.animation_frames()
-        if len(frames) < 2:
-            raise DragGANError("nothing to animate yet: run an edit first")
-        write_output(path, lambda tmp: save_animation(frames, tmp, fps))
-        self.message = f"saved animation {path} ({len(frames)} frames)"
-        return self.message
-
-    def animation_frames(self) -> list[np.ndarray]:
-        """The frames of the drags since the image was last replaced, ending on the image shown."""
-        frames = list(self.log.frames)
-        if frames and self.image is not None and self.image is not frames[-1]:
-            frames.append(self.image)
-        return frames
-
     # ---- researchers' view ----
     def feature_view(self, request: "cmds.SetFeatureView") -> FeatureView | None:
         s = self.session
@@ -373,18 +337,3 @@ class Editor:
         return self._viewer.view(self.G, s.current_ws(), s.cfg.noise_mode, s.size, block, request.query,
                                  request.metric, self.latent_version)
 
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2 ** 32:
-        raise DragGANError(f"the seed must be a whole number in [0, 2^32), got {seed!r}")
-    return int(seed)
-
-
-def _check_psi(psi) -> float:
-    try:
-        psi = float(psi)
-    except (TypeError, ValueError):
-        raise DragGANError(f"the truncation must be a number, got {psi!r}") from None
-    if not np.isfinite(psi) or not -2.0 <= psi <= 2.0:
-        raise DragGANError(f"the truncation must be a finite number in [-2, 2] (1 = none, 0.7 is usual), got {psi}")
-    return psi

@@ -94,7 +94,7 @@ def _handlers(e: Editor) -> dict:
         c.Reset: lambda cmd: e.reset(),
         c.Undo: lambda cmd: e.undo(),
         c.Redo: lambda cmd: e.redo(),
-        c.LoadSession: lambda cmd: e.load_session(cmd.path),
+        c.LoadSession: lambda cmd: e.load_session(cmd.path, unsaved=cmd.restored),
         c.SaveSession: lambda cmd: e.save_session(cmd.path),
         c.SaveImage: lambda cmd: e.save_image(cmd.path),
         c.SaveLatent: lambda cmd: e.save_latent(cmd.path),

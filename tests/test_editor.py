@@ -182,7 +182,7 @@ def test_a_failed_save_keeps_the_earlier_file(editor, tmp_path, monkeypatch):
     path = tmp_path / "img.png"
     editor.save_image(path)
     before = path.read_bytes()
-    import draggan.editor as ed
+    import draggan.exports as ed
 
     def broken(p, pixels, info):
         with open(p, "wb") as f:

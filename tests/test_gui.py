@@ -181,7 +181,12 @@ def test_save_session_and_reopen_it(editor, tmp_path):
 
     app.do("reset_image")  # and the first one reopens it by drag and drop
     drive.wait_until(lambda: app.state.message.startswith("back to"), 10, "reset")
-    app.window.inject_drop([str(path)])
+    app.window.inject_drop([str(path)])  # the reset is unsaved work: the editor asks before replacing it
+    drive.wait_until(lambda: "unsaved_discard" in app.rects, 10, "the unsaved-work question")
+    drive.frames(3)
+    assert app.state.loaded_id == 1 and app.state.dirty
+    drive.screenshot(tmp_path / "unsaved.png")
+    drive.click_item("unsaved_discard")
     drive.wait_until(lambda: app.state.loaded_id == 2, 30, "the dropped session")
     np.testing.assert_array_equal(app.state.image, saved.image)
 
@@ -224,15 +229,18 @@ def test_errors_are_shown_and_the_session_survives(editor, tmp_path):
 
 
 def test_no_default_model_asks_for_a_checkpoint(editor, tmp_path, monkeypatch, sg2ada_path):
+    from draggan.gui.layout import placeholder
     import draggan.checkpoints
     monkeypatch.setattr(draggan.checkpoints, "DEFAULT_CHECKPOINT", tmp_path / "missing.safetensors")
     monkeypatch.delenv("DRAGGAN_CHECKPOINT", raising=False)
     app, drive = editor(checkpoint=None)
     assert app.state.resolution == 0 and "missing.safetensors" in app.startup_note
-    assert "Open a checkpoint" in app._placeholder()
+    assert "Open a checkpoint" in placeholder(app)
     drive.screenshot(tmp_path / "no_model.png")
-    drive.key(keys().space)  # nothing to edit: an error, not a crash
-    drive.wait_until(lambda: app.state.error is not None, 10, "the error")
+    assert not app.action_enabled("start_stop") and not app.action_enabled("save_image")
+    drive.key(keys().space)  # nothing to edit: the key is disabled like the menu item, no crash
+    drive.frames(3)
+    assert app.state.error is None and not app.state.running
     app.files.checkpoint_field = str(sg2ada_path)
     drive.click_item("open_checkpoint")
     drive.wait_until(lambda: app.state.resolution == 64, 30, "the model")
@@ -259,7 +267,7 @@ def test_zoom_pan_help_and_brush_keys(editor, tmp_path):
 
 
 def test_a_failing_frame_is_abandoned_cleanly(editor, monkeypatch):
-    import draggan.gui.app as app_module
+    import draggan.gui.layout as app_module
     app, drive = editor()
 
     def broken(*a, **k):  # fails inside the right panel's child window, which stays open

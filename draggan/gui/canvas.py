@@ -186,6 +186,11 @@ class Canvas:
                 self._brush_last = None
                 ev.stroke_done = True
 
+    @property
+    def painting(self) -> bool:
+        """A brush stroke is in progress (its paint has not been sent yet)."""
+        return self._brush_last is not None
+
     # ---- drawing ----
     def _draw_image(self, dl, image: Texture, overlays: Overlays) -> None:
         a = imgui.ImVec2(*self.to_screen(-0.5, -0.5))

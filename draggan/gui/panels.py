@@ -14,11 +14,12 @@ from imgui_bundle import imgui
 
 from ..engine import DragConfig
 from ..commands import DeletePoint
+from ..limits import SEED_LIMIT
 from ..points import Points
 from ..worker import WorkerState
 from . import theme
 from .driver import record_item
-from .shortcuts import label_of
+from .actions import ACTIONS, label_of
 
 
 # ---- params ----
@@ -50,9 +51,13 @@ class FileParams:
     focus_checkpoint: bool = False  # put the keyboard into the checkpoint field next frame
 
     def save_path(self, kind: str) -> str:
+        """STEM + the kind's suffix; '' when no name was typed."""
+        stem = self.save_stem.strip()
+        if not stem or not Path(stem).name.strip("."):
+            return ""
         suffix = {"image": ".png", "latent": ".latent.npy", "session": ".session.json", "gif": ".gif",
                   "mp4": ".mp4"}[kind]
-        return str(Path(self.save_stem).expanduser()) + suffix
+        return str(Path(stem).expanduser()) + suffix
 
 
 # ---- helpers ----
@@ -108,10 +113,11 @@ def draw_image_section(p: ImageParams, random_seed) -> bool:
         return False
     changed = False
     imgui.set_next_item_width(imgui.get_content_region_avail().x - 80)
-    c, seed = imgui.input_int("##seed", p.seed)
-    _tip("Image seed (NVIDIA convention: z = RandomState(seed).randn(1, z_dim)).")
+    # A double holds every seed of [0, 2^32) exactly; imgui's int fields are 32-bit signed.
+    c, seed = imgui.input_double("##seed", float(p.seed), 1.0, 100.0, "%.0f")
+    _tip("Image seed, 0 to 4294967295 (NVIDIA convention: z = RandomState(seed).randn(1, z_dim)).")
     if c:
-        p.seed, changed = min(max(seed, 0), 2 ** 31 - 1), True
+        p.seed, changed = clamp_seed(seed), True
     imgui.same_line()
     if imgui.button("Random", imgui.ImVec2(-1, 0)):
         p.seed, changed = random_seed(), True
@@ -122,7 +128,14 @@ def draw_image_section(p: ImageParams, random_seed) -> bool:
     return changed or c
 
 
-def draw_run_section(state: WorkerState, rects: dict) -> str | None:
+def clamp_seed(value: float) -> int:
+    """A typed seed -> the nearest valid one in [0, 2^32)."""
+    if value != value:  # NaN
+        return 0
+    return int(min(max(round(value), 0), SEED_LIMIT - 1))
+
+
+def draw_run_section(state: WorkerState, rects: dict, enabled) -> str | None:
     """Start/Stop, Undo, Redo, Reset image; returns the action asked for."""
     action = None
     running = state.running
@@ -139,16 +152,13 @@ def draw_run_section(state: WorkerState, rects: dict) -> str | None:
     _tip("Run the drag: handles move toward their targets until they arrive, the step limit, or Stop. "
          "Start again to continue from here.")
     w = (imgui.get_content_region_avail().x - 2 * imgui.get_style().item_spacing.x) / 3
-    for name, label, enabled, tip in (("undo", "Undo", state.can_undo, "Undo the last whole drag (Ctrl+Z)"),
-                                      ("redo", "Redo", state.can_redo, "Redo (Ctrl+Y)"),
-                                      ("reset_image", "Reset", state.resolution > 0,
-                                       "Back to the original image; undoable (Ctrl+R)")):
-        imgui.begin_disabled(not enabled)
+    for name, label in (("undo", "Undo"), ("redo", "Redo"), ("reset_image", "Reset")):
+        imgui.begin_disabled(not enabled(name))
         if imgui.button(label, imgui.ImVec2(w, 0)):
             action = name
         imgui.end_disabled()
         record_item(rects, name)
-        imgui.set_item_tooltip(tip)
+        imgui.set_item_tooltip(f"{ACTIONS[name].help} ({label_of(name)})")
         if name != "reset_image":
             imgui.same_line()
     return action

@@ -194,6 +194,10 @@ class Window:
     def request_close(self) -> None:
         glfw.set_window_should_close(self.handle, True)
 
+    def cancel_close(self) -> None:
+        """Keep the window open after a close request (the user is asked first)."""
+        glfw.set_window_should_close(self.handle, False)
+
     def poll(self) -> None:
         """Deliver pending input to the callbacks (between frames; begin_frame polls too)."""
         glfw.poll_events()

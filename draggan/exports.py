@@ -1,0 +1,62 @@
+"""The editor's exports of what the user sees: the image as PNG with provenance, the latent, the animation.
+
+editor -> here -> disk. A mixin of `draggan.editor.Editor`, kept apart so each file
+stays one concern. Every path is checked before anything is computed and written
+atomically (`draggan.outputs`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DragGANError
+from .images import save_png
+from .outputs import check_output, write_output
+from .video import save_animation
+
+ANIMATION_SUFFIXES = (".gif", ".mp4")
+
+
+class ImageExports:
+    """Needs from the editor: `session`, `G`, `seed`, `psi`, `latent_source`, `checkpoint`, `points`, `log`,
+    `image`, `message` and `_need_session()`."""
+
+    def provenance(self) -> dict[str, str]:
+        """PNG text metadata: where the image came from and the points that made it."""
+        source = {"latent": self.latent_source} if self.latent_source else \
+            {"seed": str(self.seed), "truncation_psi": f"{self.psi:g}"}
+        return {**source, "checkpoint": Path(self.checkpoint or "").name,
+                "points": json.dumps({"handles": self.points.handles, "targets": self.points.targets})}
+
+    def save_image(self, path: str | Path) -> str:
+        path = check_output(path, (".png",), "image")
+        pixels = self._need_session().render()
+        write_output(path, lambda tmp: save_png(tmp, pixels, self.provenance()))
+        self.message = f"saved image {path}"
+        return self.message
+
+    def save_latent(self, path: str | Path) -> str:
+        path = check_output(path, (".npy",), "latent")
+        ws = self._need_session().current_ws().cpu().numpy()
+        write_output(path, lambda tmp: np.save(tmp, ws))
+        self.message = f"saved latent {path} (W+ [1, {self.G.num_ws}, {self.G.w_dim}])"
+        return self.message
+
+    def save_animation(self, path: str | Path, fps: float = 15.0) -> str:
+        path = check_output(path, ANIMATION_SUFFIXES, "animation")
+        frames = self.animation_frames()
+        if len(frames) < 2:
+            raise DragGANError("nothing to animate yet: run an edit first")
+        write_output(path, lambda tmp: save_animation(frames, tmp, fps))
+        self.message = f"saved animation {path} ({len(frames)} frames)"
+        return self.message
+
+    def animation_frames(self) -> list[np.ndarray]:
+        """The frames of the drags since the image was last replaced, ending on the image shown."""
+        frames = list(self.log.frames)
+        if frames and self.image is not None and self.image is not frames[-1]:
+            frames.append(self.image)
+        return frames
