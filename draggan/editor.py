@@ -24,12 +24,14 @@ from .errors import DragGANError
 from .features_view import FeatureView, FeatureViewer
 from .history import History, Snapshot
 from .limits import check_seed, check_truncation
-from .mask import mask_from_paint
+from .mask import FIXED, MOVABLE, UNPAINTED, mask_from_paint
 from .exports import ImageExports
 from .outputs import check_output
-from .points import Points
+from .points import Points, validate_pairs
 from .run_log import MAX_FRAME_BYTES, RunLog
 from .session_file import SessionData, find_checkpoint, load_session, save_session, weights_fingerprint
+
+PAINT_VALUES = (UNPAINTED, MOVABLE, FIXED)
 
 
 class Editor(ImageExports):
@@ -127,18 +129,23 @@ class Editor(ImageExports):
 
     # ---- points, mask, settings ----
     def edit_points(self, cmd) -> None:
-        """Apply a point edit (`commands.POINT_EDITS`); a running drag stops first."""
+        """Apply a point edit (`commands.POINT_EDITS`); a running drag stops first. Bad points change nothing."""
+        points = self.points.copy()
+        cmd.apply(points)
+        size = (self.resolution, self.resolution) if self.G is not None else None
+        validate_pairs(points.handles, points.targets, size, complete=False)
         if self.running:
             self._end_run("stopped")
             self.message = "points changed: edit stopped (press Start to continue)"
-        points = self.points.copy()
-        cmd.apply(points)
         self.points = points
         self.changes += 1
 
     def set_mask(self, paint: np.ndarray | None) -> None:
         if paint is not None:
-            paint = np.array(paint, dtype=np.int8)
+            values = np.asarray(paint)
+            if values.dtype.kind not in "iub" or not np.isin(values, PAINT_VALUES).all():
+                raise DragGANError(f"a painted mask holds only {PAINT_VALUES} (unpainted, movable, fixed)")
+            paint = values.astype(np.int8)
             if self.G is not None and paint.shape != (self.resolution,) * 2:
                 raise DragGANError(f"the mask must be {self.resolution}x{self.resolution}, got {paint.shape}")
             if not paint.any():

@@ -147,9 +147,9 @@ def test_user_errors_are_reported_and_the_worker_survives(worker, tmp_path):
     worker.send(Start())  # no points yet
     s2 = worker.run_until_idle()
     assert s2.error_id == s.error_id + 1 and "handle" in s2.error
-    worker.send(SetPoints(((100.0, 5.0),), ((5.0, 5.0),)))
-    worker.send(Start())
-    assert "outside" in worker.run_until_idle().error
+    worker.send(SetPoints(((100.0, 5.0),), ((5.0, 5.0),)))  # refused when placed, not when started
+    s3 = worker.run_until_idle()
+    assert "outside" in s3.error and s3.handles == () and not s3.running
     worker.send(NewImage(5, 0.7))
     assert worker.run_until_idle().seed == 5
 
