@@ -5,6 +5,10 @@ the feature map at the few positions it needs; "full forward" renders the whole
 image with autograd and upsamples the features to image size every step (what
 the official code does). Each variant runs in its own process so peak memory is
 its own (CPU: max RSS; CUDA: torch's peak allocation).
+
+CLI -> `run_bench(BenchOptions)` -> one child process per variant and round. Every
+option and the checkpoint are checked here, in the parent, before a child starts;
+a child that fails anyway is reported as one line, never its traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+
+from .errors import USER_ERRORS, DragGANError
+from .limits import MAX_REPEATS, MAX_STEPS, SYNTHETIC_RANGE, check_int
+from .outputs import check_output, write_output
+from .points import MAX_POINTS
 
 
 def synthetic_generator(res: int, device):
@@ -66,26 +76,79 @@ def _measure(spec: dict) -> dict:
             "memory": kind, "device": str(device), "threads": torch.get_num_threads()}
 
 
-def run_bench(args) -> int:
+@dataclass(frozen=True)
+class BenchOptions:
+    """What `draggan bench` measures; every field is checked by `check()` before a process starts."""
+    checkpoint: str | None = None  # checkpoint to time; None = the shipped demo model (unused with `synthetic`)
+    synthetic: int | None = None  # resolution of a random-weight config-f generator to time instead
+    device: str | None = None  # cpu, cuda, cuda:N or mps; None = CUDA if present, else CPU
+    steps: int = 20  # timed steps per variant
+    warmup: int = 3  # untimed steps before them (allocator, kernel caches)
+    points: int = 1  # handles of the drag
+    repeats: int = 2  # alternating rounds; each variant's best round counts
+    json_out: str | None = None  # also write the result rows to this JSON file
+
+    def check(self) -> None:
+        if self.synthetic is not None and self.checkpoint is not None:
+            raise DragGANError("give either a checkpoint or a synthetic resolution (--synthetic RES), not both")
+        if self.synthetic is not None:
+            check_synthetic_resolution(self.synthetic)
+        check_int(self.steps, "the number of timed steps", 1, MAX_STEPS)
+        check_int(self.warmup, "the number of warm-up steps", 0, MAX_STEPS)
+        check_int(self.points, "the number of points", 1, MAX_POINTS)
+        check_int(self.repeats, "the number of rounds", 1, MAX_REPEATS)
+
+
+def check_synthetic_resolution(res) -> int:
+    """A synthetic generator's resolution: a power of two in [16, 1024]."""
+    res = check_int(res, "the synthetic resolution", SYNTHETIC_RANGE[0], SYNTHETIC_RANGE[1])
+    if res & (res - 1):
+        raise DragGANError(f"the synthetic resolution must be a power of two (16, 32, ..., 1024), got {res}")
+    return res
+
+
+def _child_failure(variant: str, proc: subprocess.CompletedProcess) -> str:
+    """One line saying why a measuring process failed: its own message, else the last line of its traceback."""
+    lines = [line.strip() for line in (proc.stderr or "").splitlines() if line.strip()]
+    if lines:
+        return f"the '{variant}' measurement failed: {lines[-1]}"
+    if proc.returncode < 0:
+        return (f"the '{variant}' measurement was killed by signal {-proc.returncode} "
+                "(out of memory? try a smaller --synthetic resolution or fewer --points)")
+    return f"the '{variant}' measurement failed with exit status {proc.returncode}"
+
+
+def run_bench(options: BenchOptions) -> list[dict]:
+    """Time both variants in child processes, print the table, write `json_out`; -> the two result rows."""
+    from stylegan2 import checkpoint_info
     from .checkpoints import resolve_checkpoint
-    from .cli import _device
-    device = str(_device(args.device))
-    checkpoint = None if args.synthetic else str(resolve_checkpoint(args.checkpoint))
+    from .devices import choose_device
+    options.check()
+    device = str(choose_device(options.device))
+    checkpoint = None
+    if options.synthetic is None:
+        checkpoint = str(resolve_checkpoint(options.checkpoint))
+        checkpoint_info(checkpoint)  # a missing or foreign file fails here, in one line, not in a child
+    json_out = None
+    if options.json_out is not None:
+        json_out = check_output(options.json_out, (".json",), "results file", inputs=[checkpoint])
     best: dict[str, dict] = {}
     # Alternate the variants and keep each one's best round: other load on the machine then
     # penalises both alike instead of whichever happened to run during it.
-    for round_ in range(args.repeats):
+    for round_ in range(options.repeats):
         for variant in ("ours", "full forward"):
-            spec = dict(variant=variant, device=device, synthetic=args.synthetic, checkpoint=checkpoint,
-                        steps=args.steps, warmup=args.warmup, points=args.points)
-            print(f"round {round_ + 1}/{args.repeats}: '{variant}' ({args.warmup} warm-up + {args.steps} timed "
-                  "steps) ...", flush=True)
+            spec = dict(variant=variant, device=device, synthetic=options.synthetic, checkpoint=checkpoint,
+                        steps=options.steps, warmup=options.warmup, points=options.points)
+            print(f"round {round_ + 1}/{options.repeats}: '{variant}' ({options.warmup} warm-up + "
+                  f"{options.steps} timed steps) ...", flush=True)
             proc = subprocess.run([sys.executable, "-m", "draggan.bench", json.dumps(spec)], capture_output=True,
                                   text=True, env=os.environ.copy())
             if proc.returncode != 0:
-                print(proc.stderr, file=sys.stderr)
-                return 1
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
+                raise DragGANError(_child_failure(variant, proc))
+            try:
+                row = json.loads(proc.stdout.strip().splitlines()[-1])
+            except (IndexError, ValueError):
+                raise DragGANError(f"the '{variant}' measurement printed no result") from None
             if variant not in best or row["steps_per_s"] > best[variant]["steps_per_s"]:
                 best[variant] = row
     rows = [best["ours"], best["full forward"]]
@@ -96,11 +159,22 @@ def run_bench(args) -> int:
               f"{r['steps_per_s']:>10.2f}{r['ms_per_step']:>10.1f}{r['peak_mb']:>10.0f}")
     print(f"\nspeed-up {ours['steps_per_s'] / full['steps_per_s']:.2f}x, memory {ours['peak_mb'] / full['peak_mb']:.2f}x "
           f"({ours['memory']}, {ours['device']}, {ours['threads']} threads)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    if json_out is not None:
+        write_output(json_out, lambda p: p.write_text(json.dumps(rows, indent=1)))
+        print(f"wrote {json_out}")
+    return rows
+
+
+def _child_main(spec_json: str) -> int:
+    """`python -m draggan.bench SPEC`: measure one variant; a user error is one line on stderr, exit 2."""
+    try:
+        row = _measure(json.loads(spec_json))
+    except USER_ERRORS as e:
+        print(e, file=sys.stderr)
+        return 2
+    print(json.dumps(row))
     return 0
 
 
 if __name__ == "__main__":
-    print(json.dumps(_measure(json.loads(sys.argv[1]))))
+    sys.exit(_child_main(sys.argv[1]))

@@ -1,44 +1,77 @@
 """`draggan`: the one command-line entry point (GUI, info, generate, convert, edit, bench, benchmark).
 
-checkpoint -> generator -> engine -> here. User mistakes print one clear line and
-exit with status 2; nothing a user can do with a bad file prints a traceback.
+checkpoint -> generator -> engine -> here. This module alone reads argparse: each
+`cmd_*` turns its flags into typed values and calls a library function
+(`headless.edit`, `bench.run_bench`, `demo.benchmark.run_benchmark`, `gui.app.run_gui`);
+nothing imports this module. Every number is checked as it is parsed (finite, in
+range), every output before the work starts. User mistakes print one line,
+"draggan: error: ...", and exit with status 2; nothing a user can type or hand
+over as a file prints a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from . import __version__
 from .errors import USER_ERRORS, DragGANError
+from .limits import (DEFAULT_TRUNCATION, LAMBDA_MASK_MAX, LR_MAX, MAX_BLOCK, MAX_LAYERS, MAX_PAIRS, MAX_REPEATS, MAX_STEPS, MAX_WORKERS,
+                     TRUNCATION_RANGE, brief, check_float, check_int, check_seed)
+from .animation import DEFAULT_SIZE as DEFAULT_VIDEO_SIZE
+from .points import MAX_POINTS
 
 
-def _device(name: str | None):
-    import torch
-    if name:
+class UsageError(DragGANError):
+    """A command line argparse refused (unknown flag, missing argument, bad number)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse prints usage + message and exits; we want one line from main()
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _typed(parse, check, expected: str):
+    """An argparse `type=`: parse the text, then check the value; a refusal names what is expected."""
+    def convert(text: str):
         try:
-            dev = torch.device(name)
-        except RuntimeError:
-            raise DragGANError(f"unknown device '{name}' (use cpu, cuda, cuda:1 or mps)") from None
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise DragGANError("CUDA was asked for but is not available; use --device cpu")
-        if dev.type == "mps" and not torch.backends.mps.is_available():
-            raise DragGANError("MPS was asked for but is not available; use --device cpu")
-        return dev
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+            value = parse(text.strip())
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got '{brief(text)}'") from None
+        try:
+            return check(value)
+        except DragGANError as e:
+            raise argparse.ArgumentTypeError(str(e).strip()) from None
+    return convert
 
 
-def _load(args):
+def _int(lo: int, hi: int):
+    return _typed(int, lambda v: check_int(v, "", lo, hi), f"a whole number in [{lo}, {hi}]")
+
+
+def _float(lo: float | None = None, hi: float | None = None, lo_open: bool = False):
+    return _typed(float, lambda v: check_float(v, "", lo, hi, lo_open), "a number")
+
+
+SEED = _typed(int, lambda v: check_seed(v, ""), "a whole number in [0, 2^32)")
+TRUNCATION = _float(*TRUNCATION_RANGE)
+
+
+def _synthetic(text: str) -> int:
+    from .bench import check_synthetic_resolution
+    return _typed(int, check_synthetic_resolution, "a power of two from 16 to 1024")(text)
+
+
+def _load(checkpoint, device: str | None):
+    """Load `checkpoint` (a resolved path) on the device the user asked for."""
     from stylegan2 import load_generator
-    from .checkpoints import resolve_checkpoint
-    return load_generator(resolve_checkpoint(args.checkpoint), _device(args.device))
+    from .devices import choose_device
+    return load_generator(checkpoint, choose_device(device))
 
 
 def cmd_info(args) -> int:
+    import json
     from stylegan2 import checkpoint_info
     from .checkpoints import resolve_checkpoint
     from .engine.config import default_feature_block
@@ -71,59 +104,138 @@ def cmd_info(args) -> int:
 
 def cmd_generate(args) -> int:
     import torch
+    from .checkpoints import resolve_checkpoint
+    from .devices import choose_device
     from .engine import seed_to_ws
     from .images import save_png, to_uint8
-    G = _load(args)
+    from .outputs import check_output, write_output
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    choose_device(args.device)
+    out = check_output(args.out, (".png",), "image", inputs=[checkpoint])
+    G = _load(checkpoint, args.device)
     ws = seed_to_ws(G, args.seed, args.trunc)
     with torch.no_grad():
         img = G.synthesis(ws, noise_mode=args.noise_mode)
-    save_png(args.out, to_uint8(img), {"seed": args.seed, "truncation_psi": args.trunc,
-                                       "checkpoint": Path(G.cfg.extra.get("path", "")).name})
-    print(f"wrote {args.out} (seed {args.seed}, psi {args.trunc}, {G.img_resolution}x{G.img_resolution})")
+    if not torch.isfinite(img).all():
+        raise DragGANError(f"the model produced NaN or infinity for seed {args.seed} at truncation psi "
+                           f"{args.trunc:g}; is the checkpoint damaged?")
+    pixels = to_uint8(img)
+    info = {"seed": args.seed, "truncation_psi": args.trunc, "checkpoint": Path(G.cfg.extra.get("path", "")).name}
+    write_output(out, lambda p: save_png(p, pixels, info))
+    none = " (none)" if args.trunc == 1 else ""
+    print(f"wrote {out} (seed {args.seed}, truncation psi {args.trunc:g}{none}, "
+          f"{G.img_resolution}x{G.img_resolution})")
     return 0
 
 
 def cmd_convert(args) -> int:
     from stylegan2 import load_generator, save_native
-    G = load_generator(args.input, "cpu")
-    out = Path(args.output)
-    if out.suffix != ".safetensors":
-        raise DragGANError("the native format is safetensors: name the output file *.safetensors")
-    save_native(G, out, {"converted_from": Path(args.input).name, "source_format": G.cfg.extra.get("format", "")})
+    from .outputs import check_output, write_output
+    source = Path(args.input)
+    out = check_output(args.output, (".safetensors",), "converted checkpoint (native format)", inputs=[source])
+    G = load_generator(source, "cpu")
+    meta = {"converted_from": source.name, "source_format": G.cfg.extra.get("format", "")}
+    write_output(out, lambda p: save_native(G, p, meta))
     print(f"wrote {out} ({G.img_resolution}x{G.img_resolution}, from {G.cfg.extra.get('format')})")
     return 0
 
 
+def _radius(value: float | None, resolution: int, flag: str) -> float | None:
+    """A radius beyond the image searches nothing more but allocates (2r+1)^2 positions: clamp it."""
+    if value is None or value <= resolution:
+        return value
+    print(f"note: {flag} {value:g} px is larger than the {resolution}x{resolution} image; using {resolution} px")
+    return float(resolution)
+
+
 def cmd_edit(args) -> int:
-    from .headless import run_edit
-    return run_edit(args, _load)
+    from .checkpoints import resolve_checkpoint
+    from .devices import choose_device
+    from .engine import DragConfig, official_config, paper_config, seed_to_ws
+    from .headless import EditOutputs, edit, load_latent, result_table
+    from .points_file import read_mask, read_points
+    pts = read_points(args.points)  # a bad points file fails before the model loads
+    mask_path = args.mask if args.mask is not None else pts.mask
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    choose_device(args.device)
+    outputs = EditOutputs.beside(args.out, args.video, inputs=[args.points, mask_path, args.latent, checkpoint],
+                                 compare=args.compare)
+    G = _load(checkpoint, args.device)
+    res = G.img_resolution
+    handles, targets = pts.scaled(res)
+    changes = {k: v for k, v in dict(
+        max_steps=args.steps, lr=args.lr, latent_space=args.space, num_optimized_layers=args.layers,
+        r1=_radius(args.r1, res, "--r1"), r2=_radius(args.r2, res, "--r2"), lambda_mask=args.lambda_mask,
+        feature_block=args.block, tracking_distance=args.tracking).items() if v is not None}
+    if args.official and args.paper:
+        raise DragGANError("choose one of --official (the authors' code) and --paper (the paper's text)")
+    preset = official_config if args.official else (paper_config if args.paper else None)
+    config = preset(res, **changes) if preset else DragConfig(**changes)
+    config.resolved(res, G.synthesis.block_resolutions)  # a block this model lacks fails now, in one line
+    mask = read_mask(mask_path, res) if mask_path is not None else None
+    if args.latent is not None:
+        if args.seed is not None or args.trunc is not None:
+            print(f"note: --seed and --trunc are ignored: the edit starts from the latent {args.latent}")
+        ws = load_latent(args.latent, G)
+        origin = {"latent": str(args.latent)}
+    else:
+        seed = args.seed if args.seed is not None else (pts.seed if pts.seed is not None else 0)
+        psi = args.trunc if args.trunc is not None else (
+            pts.truncation_psi if pts.truncation_psi is not None else DEFAULT_TRUNCATION)
+        ws = seed_to_ws(G, seed, psi, label=config.label)
+        origin = {"seed": seed, "truncation_psi": psi}
+    extra = {"points_file": str(args.points), "mask": None if mask_path is None else str(mask_path),
+             "ignored_points_keys": list(pts.ignored_keys)}
+    run = edit(G, ws, handles, targets, config, outputs, mask=mask, origin=origin,
+               progress=not args.no_progress, extra=extra, video_size=args.video_size,
+               video_points=not args.no_points)
+    r = run.result
+    print(result_table(run))
+    print("wrote " + ", ".join(map(str, outputs.paths())))
+    if r.error:  # the files hold the last good latent; the exit status says the edit did not finish
+        print(f"draggan: error: the edit stopped after {r.step} steps: {r.error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench
-    return run_bench(args)
+    from .bench import BenchOptions, run_bench
+    run_bench(BenchOptions(checkpoint=args.checkpoint, synthetic=args.synthetic, device=args.device,
+                           steps=args.steps, warmup=args.warmup, points=args.points, repeats=args.repeats,
+                           json_out=args.json))
+    return 0
 
 
 def cmd_benchmark(args) -> int:
-    from .demo.benchmark import run_benchmark
     from .checkpoints import resolve_checkpoint
-    if args.workers < 1:
-        raise DragGANError("--workers must be at least 1")
-    args.checkpoint_path = str(resolve_checkpoint(args.checkpoint))
-    return run_benchmark(args, _load)
+    from .demo.benchmark import run_benchmark
+    from .devices import choose_device
+    from .outputs import check_output
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    choose_device(args.device)
+    if args.json is not None:
+        check_output(args.json, (".json",), "results file", inputs=[checkpoint])
+    pairs, variant_pairs = (3, 2) if args.quick else (args.pairs, args.variant_pairs)
+    G = _load(checkpoint, args.device)
+    run_benchmark(G, pairs=pairs, variant_pairs=variant_pairs, max_steps=args.steps, seed=args.seed,
+                  psi=args.trunc, workers=args.workers, checkpoint=str(checkpoint), json_out=args.json,
+                  progress=not args.no_progress)
+    return 0
 
 
 def cmd_gui(args) -> int:
+    from .devices import choose_device
+    device = str(choose_device(args.device))  # before the window opens
     try:
-        from .gui.app import run_gui
+        from .gui.app import GuiOptions, run_gui
     except ImportError as e:
         raise DragGANError(f"the GUI needs its extras: pip install -e '.[gui]' ({e})") from None
-    return run_gui(args)
+    return run_gui(GuiOptions(checkpoint=args.checkpoint, session=args.session, device=device, seed=args.seed))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="draggan", description="DragGAN editor: drag points on StyleGAN2 images. "
-                                "With no command, opens the editor on the shipped demo model.")
+    p = _Parser(prog="draggan", description="DragGAN editor: drag points on StyleGAN2 images. "
+                "With no command, opens the editor on the shipped demo model.")
     p.add_argument("--version", action="version", version=f"draggan-editor {__version__}")
     sub = p.add_subparsers(dest="command")
 
@@ -133,9 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "default: the shipped demo model")
         sp.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if present, else cpu)")
 
+    seed_help = "image seed in [0, 2^32), NVIDIA's convention: z = RandomState(seed).randn(1, z_dim)"
     sp = sub.add_parser("gui", help="open the editor window")
     ckpt(sp)
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--seed", type=SEED, default=0, help=seed_help)
     sp.add_argument("--session", help="reopen a saved session (.json)")
     sp.set_defaults(func=cmd_gui)
 
@@ -146,61 +259,87 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("generate", help="write the image of a seed")
     ckpt(sp)
-    sp.add_argument("--seed", type=int, default=0, help="NVIDIA convention: z = RandomState(seed).randn(1, z_dim)")
-    sp.add_argument("--trunc", type=float, default=1.0, help="truncation psi (1 = none; 0.7 is common)")
+    sp.add_argument("--seed", type=SEED, default=0, help=seed_help)
+    sp.add_argument("--trunc", type=TRUNCATION, default=DEFAULT_TRUNCATION,
+                    help=f"truncation psi in [-2, 2] (default {DEFAULT_TRUNCATION}, as `draggan edit` and the editor; "
+                         "1 = none)")
     sp.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
     sp.add_argument("--out", default="out.png", help="output PNG")
     sp.set_defaults(func=cmd_generate)
 
     sp = sub.add_parser("convert", help="write a checkpoint in the native safetensors format")
     sp.add_argument("input")
-    sp.add_argument("output")
+    sp.add_argument("output", help="the new checkpoint, *.safetensors")
     sp.set_defaults(func=cmd_convert)
 
     sp = sub.add_parser("edit", help="run a drag edit headless (points from a JSON file)")
     ckpt(sp)
-    sp.add_argument("--seed", type=int, default=None, help="image seed (default: the points file's, else 0)")
-    sp.add_argument("--trunc", type=float, default=None, help="truncation psi (default 0.7 unless the points file says)")
+    sp.add_argument("--seed", type=SEED, default=None,
+                    help="image seed in [0, 2^32) (default: the points file's, else 0)")
+    sp.add_argument("--trunc", type=TRUNCATION, default=None,
+                    help=f"truncation psi in [-2, 2] (default {DEFAULT_TRUNCATION}, as `draggan generate` and the "
+                         "editor, unless the points file says)")
     sp.add_argument("--latent", help="start from a saved latent (.npy, w [1, D] or W+ [1, L, D]) instead of a seed")
     sp.add_argument("--points", required=True, help='JSON {"handles": [[x, y], ...], "targets": [[x, y], ...]}')
     sp.add_argument("--mask", help="PNG mask, white = may move (optional)")
     sp.add_argument("--out", default="result.png", help="result image; the latent, trajectory and stats go beside it")
-    sp.add_argument("--video", help="also write an animation of the drag (.gif, or .mp4 with imageio-ffmpeg)")
-    sp.add_argument("--steps", type=int, default=None, help="step limit (default 300)")
-    sp.add_argument("--lr", type=float, default=None, help="Adam step size (default 2e-3)")
+    sp.add_argument("--video", help="also write an animation of the drag (.gif, or .mp4 with imageio-ffmpeg): "
+                    "scaled up, with handles (red), targets (blue) and the tracked trail drawn")
+    sp.add_argument("--video-size", type=_int(16, 8192), default=DEFAULT_VIDEO_SIZE,
+                    metavar="PX", help=f"long side of the animation and --compare image, at least this many px "
+                                       f"(whole-pixel scaling; default {DEFAULT_VIDEO_SIZE})")
+    sp.add_argument("--no-points", action="store_true", help="draw no points or trail on the animation")
+    sp.add_argument("--compare", metavar="PNG", help="also write the start and the result side by side, points drawn")
+    sp.add_argument("--steps", type=_int(1, MAX_STEPS), default=None, help="step limit (default 300)")
+    sp.add_argument("--lr", type=_float(0, LR_MAX, lo_open=True), default=None,
+                    help=f"Adam step size in (0, {LR_MAX:g}] (default 2e-3)")
     sp.add_argument("--space", choices=["w", "w+"], default=None, help="optimise in W or W+ (default w+)")
-    sp.add_argument("--layers", type=int, default=None, help="number of optimised W+ layers (default 6)")
-    sp.add_argument("--r1", type=float, default=None, help="motion supervision radius, px")
-    sp.add_argument("--r2", type=float, default=None, help="tracking radius, px")
-    sp.add_argument("--lambda-mask", type=float, default=None, help="weight of the fixed-region term (default 20)")
-    sp.add_argument("--block", type=int, default=None, help="feature block resolution (default: b128 or res/2)")
+    sp.add_argument("--layers", type=_int(1, MAX_LAYERS), default=None,
+                    help="number of optimised W+ layers (default 6)")
+    sp.add_argument("--r1", type=_float(0, lo_open=True), default=None,
+                    help="motion supervision radius, px (at most the image size)")
+    sp.add_argument("--r2", type=_float(0, lo_open=True), default=None,
+                    help="tracking radius, px (at most the image size)")
+    sp.add_argument("--lambda-mask", type=_float(0, LAMBDA_MASK_MAX), default=None,
+                    help="weight of the fixed-region term (default 20)")
+    sp.add_argument("--block", type=_int(4, MAX_BLOCK), default=None,
+                    help="feature block resolution (default: b128 or res/2)")
     sp.add_argument("--tracking", choices=["l1", "l2"], default=None, help="tracking distance (paper: l1)")
-    sp.add_argument("--official", action="store_true", help="the authors' code's settings (L2, 2 px stop, means)")
+    sp.add_argument("--official", action="store_true",
+                    help="the authors' code step for step (b128, no radius floor, lr 1e-3, per-handle means summed, "
+                         "L2 tracking, 2 px stop; README: The method). Below 128 px give --block, below 86 px --r1")
+    sp.add_argument("--paper", action="store_true",
+                    help="the paper's settings as written (b128, r1 = 3 and r2 = 12 at 512 px, lr 2e-3, lambda 20, "
+                         "L1 tracking, losses summed as eq. 1). Below 128 px give --block, below 86 px --r1")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_edit)
 
     sp = sub.add_parser("bench", help="steps/s and memory of the engine vs a full forward every step")
     sp.add_argument("checkpoint", nargs="?", default=None, help="checkpoint (default: the shipped demo model)")
-    sp.add_argument("--synthetic", type=int, default=None, metavar="RES",
+    sp.add_argument("--synthetic", type=_synthetic, default=None, metavar="RES",
                     help="use a random-weight config-f generator at RES (256, 512, 1024) instead")
-    sp.add_argument("--device", default=None)
-    sp.add_argument("--steps", type=int, default=20, help="timed steps per variant")
-    sp.add_argument("--warmup", type=int, default=3)
-    sp.add_argument("--points", type=int, default=1, help="number of handles")
-    sp.add_argument("--repeats", type=int, default=2, help="alternating rounds; the best of each variant counts")
+    sp.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if present, else cpu)")
+    sp.add_argument("--steps", type=_int(1, MAX_STEPS), default=20, help="timed steps per variant")
+    sp.add_argument("--warmup", type=_int(0, MAX_STEPS), default=3)
+    sp.add_argument("--points", type=_int(1, MAX_POINTS), default=1, help="number of handles")
+    sp.add_argument("--repeats", type=_int(1, MAX_REPEATS), default=2,
+                    help="alternating rounds; the best of each variant counts")
     sp.add_argument("--json", help="also write the results to this JSON file")
     sp.set_defaults(func=cmd_bench)
 
     sp = sub.add_parser("benchmark", help="the paper's face-landmark experiment (Table 1) on the demo model")
     ckpt(sp)
     sp.add_argument("--quick", action="store_true", help="3 pairs (variants on 2): the CI size")
-    sp.add_argument("--pairs", type=int, default=200, help="image pairs for our settings (default 200)")
-    sp.add_argument("--variant-pairs", type=int, default=None, help="pairs for each variant (default: all)")
-    sp.add_argument("--steps", type=int, default=300, help="step limit per edit (paper: 300)")
-    sp.add_argument("--seed", type=int, default=2023, help="seed of the pair sampler")
-    sp.add_argument("--trunc", type=float, default=1.0, help="truncation psi of the images")
+    sp.add_argument("--pairs", type=_int(1, MAX_PAIRS), default=200, help="image pairs for our settings (default 200)")
+    sp.add_argument("--variant-pairs", type=_int(1, MAX_PAIRS), default=None,
+                    help="pairs for each variant (default: all)")
+    sp.add_argument("--steps", type=_int(1, MAX_STEPS), default=300, help="step limit per edit (paper: 300)")
+    sp.add_argument("--seed", type=SEED, default=2023, help="seed of the pair sampler, in [0, 2^32)")
+    sp.add_argument("--trunc", type=TRUNCATION, default=1.0,
+                    help="truncation psi of the images, in [-2, 2] (default 1: the protocol's full variety, "
+                         "unlike the editor's 0.7; the recorded results use 1)")
     sp.add_argument("--json", help="write the results to this JSON file")
-    sp.add_argument("--workers", type=int, default=1,
+    sp.add_argument("--workers", type=_int(1, MAX_WORKERS), default=1,
                     help="CPU processes running edits side by side (one thread each; try the core count)")
     sp.add_argument("--no-progress", action="store_true")
     sp.set_defaults(func=cmd_benchmark)
@@ -208,14 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["gui", *(argv if argv is not None else sys.argv[1:])])
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = build_parser().parse_args(argv or ["gui"])  # no command: the editor on the demo model
         return args.func(args) or 0
     except USER_ERRORS as e:
-        print(f"draggan: error: {e}", file=sys.stderr)
+        message = " ".join(str(e).split("\n"))  # one line, whatever the message holds
+        print(f"draggan: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("draggan: interrupted", file=sys.stderr)

@@ -23,7 +23,7 @@ from .engine import DragConfig, DragSession, StepResult, seed_to_ws
 from .errors import DragGANError
 from .features_view import FeatureView, FeatureViewer
 from .history import History, Snapshot
-from .limits import check_seed, check_truncation
+from .limits import DEFAULT_TRUNCATION, check_seed, check_truncation
 from .mask import FIXED, MOVABLE, UNPAINTED, mask_from_paint
 from .exports import ImageExports
 from .outputs import check_output
@@ -37,7 +37,7 @@ PAINT_VALUES = (UNPAINTED, MOVABLE, FIXED)
 class Editor(ImageExports):
     """One image being edited on one generator (the image, latent and animation exports: `ImageExports`)."""
 
-    def __init__(self, device="cpu", config: DragConfig = DragConfig(), seed: int = 0, psi: float = 0.7,
+    def __init__(self, device="cpu", config: DragConfig = DragConfig(), seed: int = 0, psi: float = DEFAULT_TRUNCATION,
                  max_frame_bytes: int = MAX_FRAME_BYTES):
         self.device = torch.device(device)
         self.G = None
@@ -84,7 +84,7 @@ class Editor(ImageExports):
         config = self.config
         if config.feature_block is not None and config.feature_block not in G.synthesis.block_resolutions:
             config = config.with_(feature_block=None)
-        ws = seed_to_ws(G, self.seed, self.psi)
+        ws = seed_to_ws(G, self.seed, self.psi, label=config.label)
         self.open_generator(G, ws, config, checkpoint=str(path.resolve()))
         self.message = f"opened {path.name} ({G.img_resolution}x{G.img_resolution}, {G.num_ws} W+ layers)"
         return self.message
@@ -117,7 +117,7 @@ class Editor(ImageExports):
         if self.G is None:
             self.seed, self.psi = seed, psi
             return ""
-        ws = seed_to_ws(self.G, seed, psi)
+        ws = seed_to_ws(self.G, seed, psi, label=self.config.label)
         self._stop_run()
         self.seed, self.psi, self.latent_source = seed, psi, None
         self.ws0 = ws.to(self.device)
@@ -188,8 +188,6 @@ class Editor(ImageExports):
             self._show(r.image)
         if r.done:
             self._end_run("error" if r.error else ("converged" if r.converged else "step limit"), render=False)
-            if r.error:
-                self.message = r.error
         return r
 
     def stop(self) -> None:
@@ -211,7 +209,8 @@ class Editor(ImageExports):
         self.session.stop()
         if render:  # the last shown image is one update behind the latent
             self._show(self.session.render())
-        self.message = self.log.summary()
+        cfg = self.session.cfg
+        self.message = self.log.summary(cfg.max_steps, cfg.stop_distance(len(self.points.targets)))
 
     def reset(self) -> str:
         self._need_session()

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .animation import DEFAULT_SIZE, HOLD_S, DragFrame, compose
 from .errors import DragGANError
 from .images import save_png
 from .outputs import check_output, write_output
-from .video import save_animation
+from .video import check_animation_format, save_animation
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
 
@@ -45,18 +46,21 @@ class ImageExports:
         self.message = f"saved latent {path} (W+ [1, {self.G.num_ws}, {self.G.w_dim}])"
         return self.message
 
-    def save_animation(self, path: str | Path, fps: float = 15.0) -> str:
+    def save_animation(self, path: str | Path, fps: float = 15.0, size: int = DEFAULT_SIZE, points: bool = True) -> str:
+        """The drags since the image was last replaced, scaled up to `size` with the points drawn (`animation`)."""
         path = check_output(path, ANIMATION_SUFFIXES, "animation")
+        check_animation_format(path)
         frames = self.animation_frames()
         if len(frames) < 2:
             raise DragGANError("nothing to animate yet: run an edit first")
-        write_output(path, lambda tmp: save_animation(frames, tmp, fps))
-        self.message = f"saved animation {path} ({len(frames)} frames)"
+        pictures = compose(frames, size, points)
+        write_output(path, lambda tmp: save_animation(pictures, tmp, fps, hold_s=HOLD_S))
+        self.message = f"saved animation {path} ({len(pictures)} frames, {pictures[0].shape[1]} px wide)"
         return self.message
 
-    def animation_frames(self) -> list[np.ndarray]:
+    def animation_frames(self) -> list[DragFrame]:
         """The frames of the drags since the image was last replaced, ending on the image shown."""
         frames = list(self.log.frames)
-        if frames and self.image is not None and self.image is not frames[-1]:
-            frames.append(self.image)
+        if frames and self.image is not None and self.image is not frames[-1].image:
+            frames.append(DragFrame(self.image, frames[-1].handles, frames[-1].targets))
         return frames

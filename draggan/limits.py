@@ -13,6 +13,7 @@ import numbers
 from .errors import DragGANError
 
 SEED_LIMIT = 2 ** 32  # seeds are fed to np.random.RandomState (NVIDIA's convention), which takes [0, 2^32)
+DEFAULT_TRUNCATION = 0.7  # psi of every command and the editor, so one seed is one image everywhere
 TRUNCATION_RANGE = (-2.0, 2.0)  # psi: 1 = none, 0.7 is common; beyond +-2 the latents leave anything the model saw
 MAX_STEPS = 100_000  # optimisation steps of one drag; the paper stops at 300
 LR_MAX = 1.0  # Adam step size in W; the paper uses 1e-3 .. 2e-3, and 1 already throws the image away

@@ -54,7 +54,8 @@ def validate_pairs(handles, targets, size: tuple[int, int] | None, complete: boo
     if complete and len(h) == 0:
         raise DragGANError(f"{prefix}add at least one handle point and its target")
     if complete and len(h) != len(t):
-        raise DragGANError(f"{prefix}every handle needs a target: got {len(h)} handles and {len(t)} targets")
+        raise DragGANError(f"{prefix}every handle needs a target (as many targets as handles): "
+                           f"got {len(h)} handles and {len(t)} targets")
     if len(t) > len(h) or len(h) - len(t) > 1:
         raise DragGANError(f"{prefix}{len(h)} handles and {len(t)} targets: every target belongs to a handle, "
                            "and only the last handle may wait for its target")

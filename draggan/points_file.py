@@ -1,4 +1,4 @@
-"""Points files for headless edits: JSON in pixels of the generated image.
+"""Points files and mask images for headless edits (`draggan edit`).
 
     {"handles": [[x, y], ...], "targets": [[x, y], ...]}
 
@@ -7,83 +7,141 @@ Optional keys: "image_size": [W, H] (the points were picked on an image of that
 size; they are scaled to the model's resolution), "seed", "truncation_psi"
 (defaults for `draggan edit` when the command line does not give them),
 "mask": a PNG path relative to the points file, "note": free text. Other keys are ignored.
+
+user files -> here -> `draggan.points.validate_pairs` (the one pair validator) -> edit.
+Whatever a file holds (a folder, binary, 100k-deep JSON, a 400-digit number, a
+decompression bomb), reading it gives a `PointsFile` / mask or one `DragGANError` line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DragGANError
+from .limits import check_float, check_seed, check_truncation
+from .outputs import os_error_message
+from .points import validate_pairs
 
 KNOWN_KEYS = {"handles", "targets", "image_size", "seed", "truncation_psi", "mask", "note"}
+MAX_POINTS_FILE_BYTES = 16 * 2 ** 20  # a points file is a few hundred bytes; refuse anything absurd unread
+MAX_MASK_PIXELS = 8192 * 8192  # a mask is resized to the model (<= 1024 px); bigger is a mistake or a bomb
+EXAMPLE = '{"handles": [[x, y], ...], "targets": [[x, y], ...]}'
 
 
 @dataclass
 class PointsFile:
-    handles: np.ndarray  # [n, 2] px in model resolution
+    handles: np.ndarray  # [n, 2] px on the image the points were picked on (`image_size`, else the model's)
     targets: np.ndarray  # [n, 2]
-    seed: int | None = None
+    image_size: tuple[float, float] | None = None  # (W, H) of that image; None = the model's resolution
+    seed: int | None = None  # in [0, 2^32)
     truncation_psi: float | None = None
-    mask: Path | None = None
+    mask: Path | None = None  # resolved against the points file's folder
     ignored_keys: tuple[str, ...] = ()
+    source: str = "points file"  # how error messages name the file
+
+    def scaled(self, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+        """(handles, targets) [n, 2] in pixels of a `resolution` image, checked to lie inside it."""
+        h, t = self.handles, self.targets
+        if self.image_size is not None:
+            scale = resolution / np.asarray(self.image_size, dtype=np.float64)  # [2] x and y factors
+            h, t = h * scale, t * scale
+        return validate_pairs(h, t, (resolution, resolution), what=self.source)
 
 
-def _pairs(value, name: str) -> np.ndarray:
+def _read_bytes(path: Path, what: str, limit: int) -> bytes:
+    """The whole file, or one clear line: missing, a folder, unreadable, or larger than `limit` bytes."""
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DragGANError(f"'{name}' must be a list of [x, y] pairs of numbers") from None
-    if arr.ndim != 2 or arr.shape[1] != 2 or not np.isfinite(arr).all():
-        raise DragGANError(f"'{name}' must be a list of [x, y] pairs of finite numbers, got shape {arr.shape}")
-    return arr
-
-
-def read_points(path: str | os.PathLike, resolution: int) -> PointsFile:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
     except FileNotFoundError:
-        raise DragGANError(f"no points file at '{path}'") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DragGANError(f"'{path}' is not valid JSON ({e}); expected "
-                           '{"handles": [[x, y], ...], "targets": [[x, y], ...]}') from None
+        raise DragGANError(f"no {what} at '{path}'") from None
+    except IsADirectoryError:
+        raise DragGANError(f"the {what} '{path}' is a folder; give a file") from None
+    except OSError as e:
+        raise DragGANError(os_error_message(e, path, "read")) from None
+    if len(raw) > limit:
+        raise DragGANError(f"the {what} '{path}' is larger than {limit // 2 ** 20} MiB; is it the right file?")
+    return raw
+
+
+def read_points(path: str | os.PathLike, resolution: int | None = None) -> PointsFile:
+    """Read and check a points file -> PointsFile; with `resolution`, the points already scaled to it."""
+    path = Path(path)
+    source = f"'{path}'"
+    raw = _read_bytes(path, "points file", MAX_POINTS_FILE_BYTES)
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise DragGANError(f"{source} is not a text file; expected JSON like {EXAMPLE}") from None
+    except RecursionError:
+        raise DragGANError(f"{source} is nested too deeply to be a points file; expected {EXAMPLE}") from None
+    except ValueError as e:  # JSONDecodeError, and integers longer than Python converts
+        raise DragGANError(f"{source} is not valid JSON ({e}); expected {EXAMPLE}") from None
     if not isinstance(data, dict) or "handles" not in data or "targets" not in data:
-        raise DragGANError(f"'{path}' needs the keys 'handles' and 'targets' (lists of [x, y] pixels)")
-    h, t = _pairs(data["handles"], "handles"), _pairs(data["targets"], "targets")
-    if len(h) == 0 or len(h) != len(t):
-        raise DragGANError(f"'{path}': need as many targets as handles (at least one), got {len(h)} and {len(t)}")
+        raise DragGANError(f"{source} needs the keys 'handles' and 'targets' (lists of [x, y] pixels)")
+    try:
+        h, t = validate_pairs(data["handles"], data["targets"], None, complete=True, what=source)
+    except RecursionError:
+        raise DragGANError(f"{source}: 'handles' and 'targets' must be lists of [x, y] pairs") from None
+    size = None
     if "image_size" in data:
-        size = _pairs([data["image_size"]], "image_size")[0]
-        if (size <= 0).any():
-            raise DragGANError("'image_size' must be [width, height] > 0")
-        scale = resolution / size
-        h, t = h * scale, t * scale
+        value = data["image_size"]
+        if not isinstance(value, list) or len(value) != 2:
+            raise DragGANError(f"{source}: 'image_size' must be [width, height] in pixels")
+        size = tuple(check_float(v, f"{source}: 'image_size'", 0, 1e6, lo_open=True) for v in value)
+    seed = None if data.get("seed") is None else check_seed(data["seed"], f"{source}: 'seed'")
+    psi = None
+    if data.get("truncation_psi") is not None:
+        psi = check_truncation(data["truncation_psi"], f"{source}: 'truncation_psi'")
     mask = None
-    if data.get("mask"):
-        mask = (path.parent / str(data["mask"])).resolve()
-    seed = data.get("seed")
-    psi = data.get("truncation_psi")
-    if seed is not None and not isinstance(seed, int):
-        raise DragGANError("'seed' must be an integer")
-    if psi is not None and not isinstance(psi, (int, float)):
-        raise DragGANError("'truncation_psi' must be a number")
-    return PointsFile(h, t, seed, psi, mask, tuple(sorted(set(data) - KNOWN_KEYS)))
+    if data.get("mask") is not None:
+        if not isinstance(data["mask"], str) or not data["mask"].strip():
+            raise DragGANError(f"{source}: 'mask' must be the name of a PNG file, relative to the points file")
+        mask = (path.parent / data["mask"]).resolve()
+    pf = PointsFile(h, t, size, seed, psi, mask, tuple(sorted(set(data) - KNOWN_KEYS)), source)
+    if resolution is not None:
+        h, t = pf.scaled(resolution)
+        pf = PointsFile(h, t, None, seed, psi, mask, pf.ignored_keys, source)
+    return pf
 
 
 def read_mask(path: str | os.PathLike, resolution: int) -> np.ndarray:
-    """A mask PNG (white = may move) -> float [R, R] in {0, 1}; resized if it has another size."""
-    from PIL import Image, UnidentifiedImageError
+    """A mask image (white = may move) -> float32 [R, R] in {0, 1}; resized if it has another size.
+
+    The size is checked from the header before any pixel is decoded, so a small file that
+    claims to be 20000x20000 (a decompression bomb) is refused without allocating it.
+    """
+    from PIL import Image
+    path = Path(path)
+    if path.is_dir():
+        raise DragGANError(f"the mask '{path}' is a folder; give a PNG file")
+    too_big = (f"the mask '{path}' is larger than {MAX_MASK_PIXELS // 2 ** 20} megapixels; "
+               f"give a mask at the image size ({resolution}x{resolution})")
     try:
-        img = Image.open(path).convert("L")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
     except FileNotFoundError:
         raise DragGANError(f"no mask image at '{path}'") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise DragGANError(f"cannot read the mask '{path}' as an image ({e})") from None
-    if img.size != (resolution, resolution):
-        img = img.resize((resolution, resolution), Image.NEAREST)
-    return (np.asarray(img) >= 128).astype(np.float32)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DragGANError(too_big) from None
+    except Exception as e:  # Pillow raises many types for a damaged or foreign file
+        raise DragGANError(f"cannot read the mask '{path}' as an image ({type(e).__name__}: {e})") from None
+    with img:
+        width, height = img.size
+        if width * height > MAX_MASK_PIXELS:
+            raise DragGANError(too_big)
+        try:
+            grey = img.convert("L")
+            if grey.size != (resolution, resolution):
+                grey = grey.resize((resolution, resolution), Image.NEAREST)
+            pixels = np.asarray(grey)  # [R, R] uint8
+        except Exception as e:
+            raise DragGANError(f"cannot read the mask '{path}' as an image ({type(e).__name__}: {e})") from None
+    return (pixels >= 128).astype(np.float32)

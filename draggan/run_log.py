@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from .animation import DragFrame
+
 MAX_FRAME_BYTES = 256 * 2 ** 20  # memory kept for the drag animation; beyond it every other frame is dropped
 
 
@@ -27,7 +29,7 @@ class RunLog:
         self.max_distances: list[float] = []
         self.trail: list[np.ndarray] = []  # [m, 2] tracked handles per step
         self._t0, self._steps = 0.0, 0
-        self.frames: list[np.ndarray] = []  # uint8 [H, W, 3]
+        self.frames: list[DragFrame] = []  # the image of a step with its tracked handles and targets
         self._stride, self._count = 1, 0
 
     def start(self) -> None:
@@ -43,7 +45,7 @@ class RunLog:
         self.max_distances.append(float(result.distances.max()) if len(result.distances) else 0.0)
         self._steps += 1
         if result.image is not None:
-            self.add_frame(result.image)
+            self.add_frame(DragFrame(result.image, result.handles, result.targets))
 
     def clear(self) -> None:
         """The image was replaced (new seed, model, undo): no run, no animation."""
@@ -56,16 +58,36 @@ class RunLog:
             return 0.0
         return self._steps / max(time.perf_counter() - self._t0, 1e-9)
 
-    def add_frame(self, image: np.ndarray) -> None:
+    def add_frame(self, frame: DragFrame) -> None:
         if self._count % self._stride == 0:
-            self.frames.append(image)
-            if len(self.frames) * image.nbytes > self.max_frame_bytes and len(self.frames) > 2:
+            self.frames.append(frame)
+            if len(self.frames) * frame.image.nbytes > self.max_frame_bytes and len(self.frames) > 2:
                 self.frames = self.frames[::2]
                 self._stride *= 2
         self._count += 1
 
-    def summary(self) -> str:
-        """'converged after 31 steps; max distance 0.8 px'."""
-        n = len(self.losses)
-        d = f"; max distance {self.max_distances[-1]:.1f} px" if self.max_distances else ""
-        return f"{self.status} after {n} step{'s' if n != 1 else ''}{d}"
+    def summary(self, max_steps: int, stop_distance: float) -> str:
+        """Why the run ended and what is left, for the status line: 'step limit: ...; left 1: 3.6 px'."""
+        last = self.last
+        n = len(last.distances) if last is not None else 0
+        text = end_reason(self.status, len(self.losses), max_steps, stop_distance, n,
+                          last.error if last is not None else None)
+        if last is not None and 0 < n <= 4:
+            text += "; left " + ", ".join(f"{i + 1}: {d:.1f} px" for i, d in enumerate(last.distances))
+        elif last is not None and n:
+            text += f"; at most {float(last.distances.max()):.1f} px left"
+        return text
+
+
+def end_reason(status: str, steps: int, max_steps: int, stop_distance: float, n_handles: int,
+               error: str | None = None) -> str:
+    """One sentence on why a drag ended (the CLI's table and the editor's status line say the same)."""
+    s = "s" if steps != 1 else ""
+    if status == "converged":
+        which = "the handle is" if n_handles == 1 else f"all {n_handles} handles are"
+        return f"converged: {which} within {stop_distance:g} px of the target after {steps} step{s}"
+    if status == "step limit":
+        return f"step limit: {steps} of {max_steps} steps ran out before every handle was within {stop_distance:g} px"
+    if status == "error":
+        return f"stopped by an error after {steps} step{s}: {error or 'see the message'}"
+    return f"{status} after {steps} step{s}"

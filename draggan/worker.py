@@ -29,6 +29,7 @@ from .engine import DragConfig
 from .editor import Editor
 from .errors import USER_ERRORS
 from .features_view import FeatureView
+from .limits import DEFAULT_TRUNCATION
 from .run_log import MAX_FRAME_BYTES
 
 FEATURE_INTERVAL_S = 0.3  # s; the researchers' view is refreshed at most this often while an edit runs
@@ -50,7 +51,7 @@ class WorkerState:
     dirty: bool = False  # there is work a session save would keep and it has not been saved
     # image
     seed: int = 0
-    psi: float = 0.7
+    psi: float = DEFAULT_TRUNCATION
     image: np.ndarray | None = None  # uint8 [H, W, 3]
     image_id: int = 0  # increases with every new image (texture upload key)
     # points and mask
@@ -106,7 +107,7 @@ def _handlers(e: Editor) -> dict:
 class EditWorker:
     """Runs an `Editor` on its own thread: commands, steps, the researchers' view; publishes `WorkerState`."""
 
-    def __init__(self, device="cpu", config: DragConfig = DragConfig(), seed: int = 0, psi: float = 0.7,
+    def __init__(self, device="cpu", config: DragConfig = DragConfig(), seed: int = 0, psi: float = DEFAULT_TRUNCATION,
                  threaded: bool = True, max_frame_bytes: int = MAX_FRAME_BYTES):
         self.device = torch.device(device)
         self.editor = Editor(device, config, seed, psi, max_frame_bytes)

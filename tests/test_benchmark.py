@@ -45,7 +45,7 @@ def test_protocol_runs_every_variant_and_writes_the_schema(fixture_G, monkeypatc
     r = bm.benchmark(fixture_G, n_pairs=2, max_steps=3, variant_pairs=1, progress=False)
     for key in ("md", "md_no_edit", "seconds_per_edit"):
         assert set(r[key]) == {"1", "5", "all"}
-    assert set(r["variants"]) == {"no tracking", "W instead of W+", "official settings"}
+    assert set(r["variants"]) == {"no tracking", "W instead of W+", "official settings", "paper"}
     assert all(v["pairs"] == 1 for v in r["variants"].values())
     assert all(s <= 3 for s in r["steps_per_edit"].values())
     # "no edit" is the distance between A's and B's detected landmarks, independent of the edit
@@ -104,3 +104,15 @@ def test_parallel_workers_give_the_serial_results(fixture_G, sg2ada_path, monkey
         assert md_p == pytest.approx(md_s, abs=1e-4) and steps_p == steps_s and ok_p == ok_s
     with pytest.raises(DragGANError, match="path"):
         list(bm._run_edits(fixture_G, jobs, 2, None))
+
+
+def test_official_and_paper_rows_are_the_faithful_configs_made_runnable(fixture_G):
+    """Only what cannot run at the size changes: b128 below 128 px, r1 = 0 below 86 px."""
+    from draggan.engine import DragSession, official_config, paper_config
+    from draggan.engine.config import R1_MIN
+    for name, make in (("official settings", official_config), ("paper", paper_config)):
+        assert bm.variants(512, 300)[name] == make(512, max_steps=300)
+        assert bm.variants(128, 300)[name] == make(128, max_steps=300)
+        small = bm.variants(64, 300)[name]
+        assert small == make(64, max_steps=300, feature_block=32, r1=R1_MIN)
+        DragSession(fixture_G, torch.zeros(1, fixture_G.w_dim), small)  # runs at 64 px

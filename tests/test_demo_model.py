@@ -40,7 +40,7 @@ def test_quick_benchmark_keeps_md_below_its_threshold(tmp_path):
     out = tmp_path / "quick.json"
     assert main(["benchmark", "--quick", "--workers", "2", "--no-progress", "--json", str(out)]) == 0
     r = json.loads(out.read_text())
-    assert set(r["variants"]) == {"no tracking", "W instead of W+", "official settings"}
+    assert set(r["variants"]) == {"no tracking", "W instead of W+", "official settings", "paper"}
     for k in bm.POINT_SETS:
         assert r["md"][k] <= MAX_QUICK_MD[k], (k, r["md"])
         assert r["md"][k] <= MAX_QUICK_RATIO * r["md_no_edit"][k], (k, r["md"], r["md_no_edit"])

@@ -24,20 +24,22 @@ def _feat(c=6, h=16, seed=0):
 
 # ---- sampling ----
 
-def test_direct_sampling_equals_upsample_then_sample():
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+def test_direct_sampling_equals_upsample_then_sample(padding):
     feat = _feat()
     pos = torch.rand(200, 2) * 40 - 4  # fractional, some outside the image
-    fast = sample_image_res(feat, SIZE, pos)
-    ref = sample_bilinear(upsample(feat, SIZE), pos)
+    fast = sample_image_res(feat, SIZE, pos, padding)
+    ref = sample_bilinear(upsample(feat, SIZE), pos, padding)
     assert torch.allclose(fast, ref, atol=1e-5)
 
 
-def test_direct_sampling_gradients_equal_reference():
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+def test_direct_sampling_gradients_equal_reference(padding):
     feat1 = _feat().requires_grad_(True)
     feat2 = feat1.detach().clone().requires_grad_(True)
-    pos = torch.rand(50, 2) * 31
-    sample_image_res(feat1, SIZE, pos).square().sum().backward()
-    sample_bilinear(upsample(feat2, SIZE), pos).square().sum().backward()
+    pos = torch.rand(50, 2) * 33 - 1
+    sample_image_res(feat1, SIZE, pos, padding).square().sum().backward()
+    sample_bilinear(upsample(feat2, SIZE), pos, padding).square().sum().backward()
     assert torch.allclose(feat1.grad, feat2.grad, atol=1e-4)
 
 
@@ -55,6 +57,22 @@ def test_vectorised_motion_loss_equals_per_point_reference(r1):
     fast.backward()
     ref.backward()
     assert torch.allclose(feat1.grad, feat2.grad, atol=1e-5)
+
+
+@pytest.mark.parametrize("reduction, grid, padding", [("mean", "centred", "border"), ("sum_of_means", "official", "zeros"),
+                                                       ("sum", "official", "border"), ("mean", "centred", "zeros")])
+def test_vectorised_motion_loss_options_equal_reference(reduction, grid, padding):
+    feat1 = _feat().requires_grad_(True)
+    feat2 = feat1.detach().clone().requires_grad_(True)
+    handles = torch.tensor([[5.0, 7.0], [20.3, 11.6], [0.0, 31.0], [30.0, 1.0]])
+    targets = torch.tensor([[9.0, 7.0], [15.0, 20.0], [0.0, 28.0], [31.0, 0.0]])  # the last two point outward
+    active = torch.tensor([True, False, True, True])
+    fast = motion_loss(feat1, SIZE, handles, targets, 2.0, reduction, active, grid, padding)
+    ref = motion_loss_reference(feat2, SIZE, handles, targets, 2.0, reduction, active, grid, padding)
+    assert torch.allclose(fast, ref, rtol=1e-5)
+    fast.backward()
+    ref.backward()
+    assert torch.allclose(feat1.grad, feat2.grad, atol=1e-6)
 
 
 def test_motion_loss_is_zero_without_requested_movement():
@@ -123,13 +141,22 @@ def test_tracking_window_is_clipped_at_the_border():
 
 
 @pytest.mark.parametrize("distance", ["l1", "l2"])
-def test_vectorised_tracking_equals_reference(distance):
+@pytest.mark.parametrize("inclusive", [False, True])
+def test_vectorised_tracking_equals_reference(distance, inclusive):
     feat = _feat(c=5, h=16, seed=5)
     handles = torch.tensor([[3.0, 4.0], [17.0, 29.0], [31.0, 0.0]])
     f0 = torch.randn(3, 5)
-    fast = track_points(feat, SIZE, handles, f0, 4.0, distance)
-    ref = track_points_reference(feat, SIZE, handles, f0, 4.0, distance)
+    fast = track_points(feat, SIZE, handles, f0, 4.0, distance, inclusive)
+    ref = track_points_reference(feat, SIZE, handles, f0, 4.0, distance, inclusive)
     assert torch.equal(fast, ref)
+
+
+def test_inclusive_window_reaches_r2_and_strict_does_not():
+    feat = _feat(c=8, h=32, seed=3)  # full resolution
+    handles = torch.tensor([[10.0, 12.0]])
+    f0 = sample_image_res(feat, SIZE, handles + torch.tensor([3.0, -3.0]))  # the best match 3 px away
+    assert track_points(feat, SIZE, handles, f0, 3.0, inclusive=True).tolist() == [[13.0, 9.0]]
+    assert track_points(feat, SIZE, handles, f0, 3.0, inclusive=False).tolist() != [[13.0, 9.0]]
 
 
 # ---- the session ----
@@ -176,9 +203,10 @@ def test_a_step_only_changes_the_optimised_layers(G):
             assert torch.allclose(ws[:, :layers], ws[:, :1].expand(-1, layers, -1))
 
 
-def test_fast_path_equals_full_forward_path(G):
-    a = DragSession.from_seed(G, 3)
-    b = DragSession.from_seed(G, 3, config=DragConfig(full_forward=True))
+@pytest.mark.parametrize("config", [DragConfig(), official_config(32, feature_block=16, r1=2.0, r2=3.0)])
+def test_fast_path_equals_full_forward_path(G, config):
+    a = DragSession.from_seed(G, 3, config=config)
+    b = DragSession.from_seed(G, 3, config=config.with_(full_forward=True))
     for s in (a, b):
         s.set_points([[8, 9], [20, 22]], [[14, 12], [18, 26]])
     for _ in range(5):

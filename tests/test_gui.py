@@ -30,6 +30,7 @@ def editor(sg2ada_path):
 
     def open_editor(**options):
         options.setdefault("checkpoint", str(sg2ada_path))
+        options.setdefault("file_dialogs", False)  # never pop a real dialog on a developer's desktop
         app = EditorApp(Window("DragGAN test", install_callbacks=False), AppOptions(**options))
         apps.append(app)
         drive = Driver(app)
@@ -300,3 +301,69 @@ def test_event_loop_draws_only_what_changed(editor):
             break
     assert len(steps_seen) >= 3  # a running edit's results are drawn as they arrive
     app.do("start_stop")
+
+
+def test_file_dialogs_fall_back_to_the_path_fields(editor, tmp_path):
+    """No dialog program (a server, Xvfb): Open focuses the path field and says why; saves use the Files name."""
+    app, drive = editor(file_dialogs=False)
+    app.do("open_checkpoint")
+    drive.frames(2)
+    assert "no file dialog" in app.note and not app.dialogs.busy
+    app.files.save_stem = str(tmp_path / "fallback")
+    app.do("save_image")
+    drive.wait_until(lambda: (tmp_path / "fallback.png").exists(), 10, "the image saved at the typed name")
+
+
+def test_native_dialogs_open_and_save_through_the_dialog_program(editor, tmp_path, monkeypatch, sg2ada_path):
+    """A stand-in `zenity` on PATH answers the dialogs the way the real one does (the chosen path on stdout)."""
+    import os
+    fake = tmp_path / "bin" / "zenity"
+    fake.parent.mkdir()
+    answer = tmp_path / "answer.txt"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {tmp_path / 'calls.log'}\ncat {answer}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    app, drive = editor(file_dialogs=None)  # None: use a dialog where a dialog program exists
+    assert app.dialogs.available
+    answer.write_text(str(tmp_path / "chosen.png") + "\n")
+    app.do("save_image")
+    drive.wait_until(lambda: (tmp_path / "chosen.png").exists(), 20, "the image saved where the dialog said")
+    calls = (tmp_path / "calls.log").read_text()
+    assert "--save" in calls and "*.png" in calls
+    answer.write_text("")  # the user cancels: nothing happens
+    app.do("open_checkpoint")
+    drive.wait_until(lambda: not app.dialogs.busy, 20, "the cancelled dialog")
+    drive.frames(3)
+    assert app.state.loaded_id == 1 and app.state.error is None
+    answer.write_text(str(sg2ada_path) + "\n")
+    app.do("open_checkpoint")
+    drive.wait_until(lambda: app.state.loaded_id == 2, 30, "the checkpoint chosen in the dialog")
+    assert app.state.checkpoint == str(sg2ada_path.resolve())
+
+
+def test_unsaved_work_is_autosaved_and_offered_back_after_a_crash(editor, tmp_path):
+    config = tmp_path / "config"
+    app, drive = editor(config_dir=config)
+    place_pair(app, drive)
+    drive.key(keys().space)
+    drive.wait_until(lambda: app.state.step >= 2, 60, "a few steps")
+    drive.key(keys().space)
+    drive.wait_until(lambda: not app.state.running and app.state.dirty, 10, "stop")
+    app._last_autosave = -1e9  # as if 30 s had passed
+    drive.frames(1)
+    autosave = config / "autosave.session.json"
+    drive.wait_until(autosave.exists, 10, "the autosave")
+    edited = app.worker.editor.session.current_ws().clone()
+    app.close()  # closed with unsaved work that was not discarded: like a crash, the copy stays
+    assert autosave.exists()
+
+    again, drive2 = editor(config_dir=config)
+    drive2.wait_until(lambda: "restore_yes" in again.rects, 10, "the offer to restore")
+    drive2.screenshot(tmp_path / "restore.png")
+    drive2.click_item("restore_yes")
+    drive2.wait_until(lambda: again.state.loaded_id == 2, 30, "the restored session")
+    assert again.state.dirty and again.state.handles  # restored work still needs a save of the user's
+    assert (again.worker.editor.session.current_ws() - edited).abs().max() == 0
+    again.guard.discarded = True
+    again.close()
+    assert not autosave.exists()  # a clean end removes the copy

@@ -4,24 +4,30 @@ Protocol (ALGORITHM.md, "Reported results"): generate two faces A and B, detect
 their landmarks, drag A's landmarks to B's positions (1 point, 5 points, all
 points; at most 300 steps), detect again in the edited image, and report the
 mean distance (MD) to the targets. "no edit" is the MD between A's and B's
-landmarks. Variants: without tracking, W instead of W+, and the official code's
-settings. A fixed seed set makes runs comparable.
+landmarks. Variants: without tracking, W instead of W+, the official code's
+settings (`official_config`) and the paper's (`paper_config`). A fixed seed set
+makes runs comparable.
 
-engine + faces (family, detector) -> here -> table / JSON.
+engine + faces (family, detector) -> here -> table / JSON. The CLI calls
+`run_benchmark(G, pairs=..., ...)` with typed values; nothing here reads argparse.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..engine import DragConfig, DragSession, official_config, seed_to_ws
+from ..engine import DragConfig, DragSession, official_config, paper_config, seed_to_ws
+from ..engine.config import PAPER_FEATURE_BLOCK, R1_MIN, default_feature_block, scaled_radius
 from ..errors import DragGANError
+from ..limits import MAX_PAIRS, MAX_STEPS, MAX_WORKERS, check_int, check_seed, check_truncation
+from ..outputs import check_output, write_output
 from .faces import FIVE_POINT, LANDMARK_NAMES, detect_landmarks
 from ..images import to_uint8
 
@@ -39,13 +45,31 @@ class Pair:
     single: int  # landmark index for the 1-point test
 
 
+def runnable_changes(resolution: int) -> dict:
+    """What the paper's and the official code's settings cannot do at this size, replaced by ours.
+
+    Below 128 px there is no b128 (the official code's feat[5] fails): our default block instead.
+    Below 86 px round(3/512 size) = 0 leaves the disk empty (nothing is supervised): our r1 floor.
+    Everything else stays theirs (at 64 px: r2 = round(12/512 * 64) = 2).
+    """
+    changes = {}
+    if resolution < PAPER_FEATURE_BLOCK:
+        changes["feature_block"] = default_feature_block(resolution)
+    if scaled_radius(3, resolution) == 0:
+        changes["r1"] = R1_MIN
+    return changes
+
+
 def variants(resolution: int, max_steps: int) -> dict[str, DragConfig]:
+    """Benchmark rows by name; `benchmark(variant_names=[...])` runs a subset (ours always runs)."""
     base = DragConfig(max_steps=max_steps)
+    fit = runnable_changes(resolution)
     return {
         "ours": base,
         "no tracking": base.with_(tracking=False),
         "W instead of W+": base.with_(latent_space="w"),
-        "official settings": official_config(resolution, max_steps=max_steps),
+        "official settings": official_config(resolution, max_steps=max_steps, **fit),
+        "paper": paper_config(resolution, max_steps=max_steps, **fit),
     }
 
 
@@ -125,7 +149,7 @@ class EditOutcome:
 
 def edit_pair(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> EditOutcome:
     """Drag A's landmarks `idx` to B's and detect them again in the result."""
-    session = DragSession(G, seed_to_ws(G, pair.seed_a, psi), config)
+    session = DragSession(G, seed_to_ws(G, pair.seed_a, psi, label=config.label), config)
     res = G.img_resolution
     handles = np.clip(pair.points_a[idx], 0, res - 1)
     targets = np.clip(pair.points_b[idx], 0, res - 1)
@@ -219,7 +243,8 @@ def benchmark(G, n_pairs: int, seed: int = 2023, psi: float = 1.0, max_steps: in
                                      "md_no_edit": {k: v["md_no_edit"] for k, v in stats.items()},
                                      "seconds_per_edit": {k: v["seconds"] for k, v in stats.items()},
                                      "steps_per_edit": {k: v["steps"] for k, v in stats.items()},
-                                     "pairs": len(per_variant[name])}
+                                     "pairs": len(per_variant[name]),
+                                     "settings": asdict(configs[name])}
     return out
 
 
@@ -249,19 +274,30 @@ def format_table(r: dict) -> str:
     return "\n".join(lines)
 
 
-def run_benchmark(args, load) -> int:
-    G = load(args)
-    if args.quick:
-        n_pairs, variant_pairs = 3, 2
-    else:
-        n_pairs, variant_pairs = args.pairs, args.variant_pairs
-    if args.workers > 1 and G.device.type != "cpu":
+def run_benchmark(G, *, pairs: int = 200, variant_pairs: int | None = None, max_steps: int = 300,
+                  seed: int = 2023, psi: float = 1.0, workers: int = 1, checkpoint: str | None = None,
+                  json_out: str | os.PathLike | None = None, progress: bool = True) -> dict:
+    """`draggan benchmark`: check the settings, run `benchmark`, print the table, write `json_out` -> results.
+
+    checkpoint: the path `G` was loaded from (worker processes load it again; needed for workers > 1).
+    json_out is checked before the edits start and written atomically.
+    """
+    check_int(pairs, "--pairs", 1, MAX_PAIRS)
+    if variant_pairs is not None:
+        check_int(variant_pairs, "--variant-pairs", 1, MAX_PAIRS)
+    check_int(max_steps, "--steps", 1, MAX_STEPS)
+    check_seed(seed, "--seed")
+    check_truncation(psi, "--trunc")
+    check_int(workers, "--workers", 1, MAX_WORKERS)
+    if workers > 1 and G.device.type != "cpu":
         raise DragGANError("--workers is for CPU runs; on a GPU use one process (--workers 1)")
-    r = benchmark(G, n_pairs, seed=args.seed, psi=args.trunc, max_steps=args.steps, variant_pairs=variant_pairs,
-                  progress=not args.no_progress, workers=args.workers, checkpoint=args.checkpoint_path)
+    out = None
+    if json_out is not None:
+        out = check_output(json_out, (".json",), "results file", inputs=[checkpoint])
+    r = benchmark(G, pairs, seed=seed, psi=psi, max_steps=max_steps, variant_pairs=variant_pairs,
+                  progress=progress, workers=workers, checkpoint=checkpoint)
     print(format_table(r))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(r, f, indent=1)
-        print(f"wrote {args.json}")
-    return 0
+    if out is not None:
+        write_output(out, lambda p: p.write_text(json.dumps(r, indent=1)))
+        print(f"wrote {out}")
+    return r

@@ -3,7 +3,8 @@
 generator (stylegan2) -> engine -> worker / CLI. Import `DragSession`, `DragConfig`.
 """
 
-from .config import DragConfig, default_feature_block, official_config
+from .config import DragConfig, default_feature_block, official_config, paper_config
 from .session import DragSession, StepResult, seed_to_ws
 
-__all__ = ["DragConfig", "DragSession", "StepResult", "default_feature_block", "official_config", "seed_to_ws"]
+__all__ = ["DragConfig", "DragSession", "StepResult", "default_feature_block", "official_config", "paper_config",
+           "seed_to_ws"]

@@ -8,7 +8,9 @@ position is the bilinear mix of its four pixel neighbours. `upsample` +
 `sample_bilinear` are the reference path, kept equal by tests.
 
 Positions are pixel coordinates (x right, y down; pixel centres at integers,
-valid range [0, W-1]); outside positions clamp to the border.
+valid range [0, W-1]). Outside that range, padding='border' clamps to the edge
+pixels (ours) and padding='zeros' blends with zeros beyond them, as
+grid_sample(align_corners=True) does in the official code.
 Dimension legend: C channels, h/w feature size, H/W image size, P positions.
 """
 
@@ -25,13 +27,13 @@ def upsample(feat: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return tnf.interpolate(feat, size=size, mode="bilinear", align_corners=False)
 
 
-def sample_bilinear(img_feat: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+def sample_bilinear(img_feat: torch.Tensor, pos: torch.Tensor, padding: str = "border") -> torch.Tensor:
     """Bilinear sample of a full-size map [1, C, H, W] at pos [..., 2] (x, y) -> [..., C]."""
     _, c, h, w = img_feat.shape
     lead = pos.shape[:-1]
     scale = torch.tensor([2 / max(w - 1, 1), 2 / max(h - 1, 1)], device=pos.device, dtype=pos.dtype)
     grid = (pos.reshape(1, 1, -1, 2) * scale - 1).to(img_feat.dtype)
-    out = tnf.grid_sample(img_feat, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    out = tnf.grid_sample(img_feat, grid, mode="bilinear", padding_mode=padding, align_corners=True)
     return out.reshape(c, -1).t().reshape(*lead, c)
 
 
@@ -45,19 +47,26 @@ def pixels_image_res(feat: torch.Tensor, size: tuple[int, int], xy: torch.Tensor
     return out.reshape(c, -1).t()
 
 
-def sample_image_res(feat: torch.Tensor, size: tuple[int, int], pos: torch.Tensor) -> torch.Tensor:
+def sample_image_res(feat: torch.Tensor, size: tuple[int, int], pos: torch.Tensor,
+                     padding: str = "border") -> torch.Tensor:
     """Bilinear sample of upsample(feat, size) at pos [..., 2] -> [..., C], without building it."""
     height, width = size
     lead = pos.shape[:-1]
     p = pos.reshape(-1, 2)
     hi = torch.tensor([width - 1, height - 1], device=p.device, dtype=p.dtype)
-    p = torch.minimum(p.clamp(min=0), hi)
+    if padding == "border":
+        p = torch.minimum(p.clamp(min=0), hi)
     p0 = p.floor()
     frac = p - p0  # [P, 2]
-    p1 = torch.minimum(p0 + 1, hi)
+    p1 = p0 + 1
     corners = torch.cat([p0, torch.stack([p1[:, 0], p0[:, 1]], -1),
                          torch.stack([p0[:, 0], p1[:, 1]], -1), p1])  # [4P, 2]
-    v = pixels_image_res(feat, size, corners).reshape(4, p.shape[0], -1)  # [4, P, C]
+    inside = ((corners >= 0) & (corners <= hi)).all(-1)  # [4P]
+    # 'border': only a p1 past the last pixel moves here, and it has weight 0
+    v = pixels_image_res(feat, size, torch.minimum(corners.clamp(min=0), hi))  # [4P, C]
+    if padding == "zeros":  # a corner outside the image reads 0
+        v = v * inside.unsqueeze(1).to(v.dtype)
+    v = v.reshape(4, p.shape[0], -1)  # [4, P, C]
     fx, fy = frac[:, :1], frac[:, 1:]
     out = (v[0] * (1 - fx) + v[1] * fx) * (1 - fy) + (v[2] * (1 - fx) + v[3] * fx) * fy
     return out.reshape(*lead, -1)

@@ -16,6 +16,7 @@ H/W image size.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,7 +26,7 @@ import torch
 from ..errors import DragGANError
 from ..images import to_uint8
 from ..points import validate_pairs
-from .config import DragConfig, ResolvedConfig
+from .config import LABELS, DragConfig, ResolvedConfig
 from .motion import mask_loss, motion_loss, track_points
 from .sampling import sample_image_res, upsample
 
@@ -53,8 +54,10 @@ class _Drag:
     f0: torch.Tensor  # [n, C] feature of each initial handle (tracking reference)
     w_opt: torch.Tensor  # [1, k or 1, D] the optimised part of the latent
     optimizer: torch.optim.Optimizer
+    ws_start: torch.Tensor | None = None  # [1, L, D] the latent the drag started from (F0 for the mask term)
     feat0_full: torch.Tensor | None = None  # [1, C, H, W] features at drag start, for the mask term
     steps: int = 0
+    run_start: int = 0  # `steps` when the current run began (a continued drag gets a fresh step budget)
     trajectory: list = field(default_factory=list)  # [n, 2] arrays, one per step
     targets_np: np.ndarray | None = None  # host copy of `targets`, so results need no transfer for it
 
@@ -78,13 +81,14 @@ class DragSession:
         self.cfg: ResolvedConfig = config.resolved(G.img_resolution, G.synthesis.block_resolutions)
         self.mask: torch.Tensor | None = None  # [H, W] float, 1 = may move
         self.drag: _Drag | None = None
+        self._carried: _Drag | None = None  # the last drag, kept when config.carry_over (official code)
 
     # ---- construction ----
     @classmethod
     def from_seed(cls, G, seed: int, truncation_psi: float = 1.0, config: DragConfig = DragConfig(),
                   c: torch.Tensor | None = None, device=None) -> "DragSession":
         """Start from NVIDIA's seed convention: z = RandomState(seed).randn(1, z_dim)."""
-        ws = seed_to_ws(G, seed, truncation_psi, c)
+        ws = seed_to_ws(G, seed, truncation_psi, c, label=config.label)
         return cls(G, ws, config, device)
 
     # ---- settings ----
@@ -103,13 +107,19 @@ class DragSession:
             handles, targets = drag.handles.cpu().numpy(), drag.targets_np.copy()
             self._commit()
         self._config, self.cfg = config, cfg
+        if structural or not cfg.carry_over:  # the kept optimiser no longer fits, or is not wanted
+            self._carried = None
         if drag is None:
             return
         if structural:
             self._begin(handles, targets)
         else:
             for group in self.drag.optimizer.param_groups:
-                group["lr"] = config.lr
+                group["lr"] = self._step_size()
+
+    def _step_size(self) -> float:
+        """Adam's step in W: `lr`, times the generator's W spread when `lr_relative` (ours)."""
+        return self.cfg.lr * (w_spread(self.G, self.cfg.label) if self.cfg.lr_relative else 1.0)
 
     # ---- points and mask ----
     def set_points(self, handles, targets) -> None:
@@ -130,8 +140,9 @@ class DragSession:
             if not torch.isfinite(m).all() or m.min() < 0 or m.max() > 1:
                 raise DragGANError("mask values must lie in [0, 1] (1 = may move)")
             self.mask = m.to(self.device)
-        if self.drag is not None:
-            self.drag.feat0_full = self._feat0_full() if self.mask is not None else None
+        for drag in (self.drag, self._carried):
+            if drag is not None:
+                drag.feat0_full = self._feat0_full(drag.ws_start) if self.mask is not None else None
 
     def _check_points(self, handles, targets) -> tuple[np.ndarray, np.ndarray]:
         return validate_pairs(handles, targets, self.size)
@@ -155,32 +166,52 @@ class DragSession:
                                    grad_blocks=block)
         return out.features[block], out.img
 
-    def _feat0_full(self) -> torch.Tensor:
-        """F0 at image size: the features when the drag started (`ws` is committed only between drags)."""
+    def _feat0_full(self, ws: torch.Tensor) -> torch.Tensor:
+        """F0 at image size: the features of the latent the drag started from."""
         with torch.no_grad():
-            feat, _ = self._features(self.ws, False)
+            feat, _ = self._features(ws, False)
             return upsample(feat, self.size)
 
     def _begin(self, h: np.ndarray, t: np.ndarray) -> None:
+        carried, self._carried = self._carried, None
+        if carried is not None and self.cfg.carry_over:
+            for group in carried.optimizer.param_groups:
+                group["lr"] = self._step_size()
+            same = (len(carried.targets_np) == len(t)
+                    and np.array_equal(carried.handles.cpu().numpy(), np.asarray(h, np.float32))
+                    and np.array_equal(carried.targets_np, np.asarray(t, np.float32)))
+            if same:  # official code: Stop, then Start on the same points, goes on with the same drag
+                carried.run_start = carried.steps
+                self.drag = carried
+                return
+        else:
+            carried = None
         k = self._layers()
-        init = self.ws[:, :1] if self.cfg.latent_space == "w" else self.ws[:, :k]
-        w_opt = init.clone().requires_grad_(True)
+        if carried is not None:  # new points: Adam keeps its moments (official code)
+            w_opt, optimizer = carried.w_opt, carried.optimizer  # its values are the committed rows of `ws`
+        else:
+            init = self.ws[:, :1] if self.cfg.latent_space == "w" else self.ws[:, :k]
+            w_opt = init.clone().requires_grad_(True)
+            optimizer = torch.optim.Adam([w_opt], lr=self._step_size())
         handles = torch.tensor(h, dtype=torch.float32, device=self.device)
+        if self.cfg.round_handles:  # official code: whole-pixel handles, f0 read at the pixel
+            handles = handles.round()
         with torch.no_grad():
             feat, _ = self._features(self.ws, False)
             f0 = sample_image_res(feat, self.size, handles)  # [n, C]
         self.drag = _Drag(handles=handles,
                           targets=torch.tensor(t, dtype=torch.float32, device=self.device), f0=f0,
-                          w_opt=w_opt, optimizer=torch.optim.Adam([w_opt], lr=self.cfg.lr),
+                          w_opt=w_opt, optimizer=optimizer, ws_start=self.ws.clone(),
                           targets_np=np.array(t, dtype=np.float32))
         if self.mask is not None:
-            self.drag.feat0_full = self._feat0_full()
+            self.drag.feat0_full = self._feat0_full(self.ws)
 
     def _commit(self) -> None:
         """Fold the current drag's latent into `ws` (it becomes the new starting point)."""
         if self.drag is not None:
             with torch.no_grad():
                 self.ws = self._assemble(self.drag.w_opt.detach()).clone()
+            self._carried = self.drag if self.cfg.carry_over else None
             self.drag = None
 
     def step(self, render_image: bool = False) -> StepResult:
@@ -194,15 +225,17 @@ class DragSession:
         sample_size = tuple(feat.shape[-2:]) if self.cfg.full_forward else size
         if d.steps > 0 and self.cfg.tracking:
             d.handles = track_points(feat.detach(), sample_size, d.handles, d.f0, self.cfg.r2,
-                                     self.cfg.tracking_distance).to(d.handles.dtype)
+                                     self.cfg.tracking_distance, self.cfg.window == "inclusive",
+                                     self.cfg.tracking_subpixel).to(d.handles.dtype)
         dist = (d.targets - d.handles).norm(dim=-1)  # [n]
         stop = self.cfg.stop_distance(len(dist))
         converged_t = (dist <= stop).all()
-        limit = d.steps >= self.cfg.max_steps
+        limit = d.steps - d.run_start >= self.cfg.max_steps
         # Supervise unless done; whether we are done is only known on the host, so compute the
         # loss anyway (cheap next to the forward) and skip the update if converged.
         active = dist > 1.0 if self.cfg.skip_reached else None
-        l_motion = motion_loss(feat, sample_size, d.handles, d.targets, self.cfg.r1, self.cfg.loss_reduction, active)
+        l_motion = motion_loss(feat, sample_size, d.handles, d.targets, self.cfg.r1, self.cfg.loss_reduction, active,
+                               self.cfg.disk_grid, self.cfg.padding)
         l_mask = torch.zeros((), device=self.device)
         if self.mask is not None and d.feat0_full is not None and self.cfg.lambda_mask > 0:
             l_mask = mask_loss(feat, d.feat0_full, 1 - self.mask, self.cfg.loss_reduction)
@@ -291,16 +324,49 @@ class DragSession:
         if tuple(ws.shape) != tuple(self.ws.shape) or not torch.isfinite(ws).all():
             raise DragGANError(f"the latent must be a finite W+ {tuple(self.ws.shape)}, got {tuple(ws.shape)}")
         self._commit()
+        self._carried = None  # a new latent starts a new optimiser, as the official code's reset
         self.ws = ws.detach().to(self.device, torch.float32).clone()
 
 
-def seed_to_ws(G, seed: int, truncation_psi: float = 1.0, c: torch.Tensor | None = None) -> torch.Tensor:
-    """NVIDIA's convention: z = np.random.RandomState(seed).randn(1, z_dim) -> mapped ws [1, L, D]."""
+_W_SPREAD: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # G -> {label: spread}
+
+
+@torch.no_grad()
+def w_spread(G, label: str = "first_class", samples: int = 1000) -> float:
+    """rms over coordinates and samples of (w - w_avg) for w = mapping(z), z ~ N(0, I) (fixed draw).
+
+    The typical distance, per W coordinate, between the generator's latents and their mean: the unit
+    of `lr` when DragConfig.lr_relative. Measured once per generator (and label) and cached.
+    """
+    cache = _W_SPREAD.setdefault(G, {})
+    if label not in cache:
+        gen = torch.Generator().manual_seed(0)
+        z = torch.randn(samples, G.z_dim, generator=gen).to(G.device)
+        c = None
+        if G.c_dim > 0:
+            c = torch.zeros(samples, G.c_dim, device=G.device)
+            if label == "first_class":
+                c[:, 0] = 1
+        w = G.mapping(z, c)[:, 0]  # [samples, D]
+        cache[label] = float((w - G.mapping.w_avg).square().mean().sqrt())
+    return cache[label]
+
+
+def seed_to_ws(G, seed: int, truncation_psi: float = 1.0, c: torch.Tensor | None = None,
+               label: str = "first_class") -> torch.Tensor:
+    """NVIDIA's convention: z = np.random.RandomState(seed).randn(1, z_dim) -> mapped ws [1, L, D].
+
+    A conditional model without `c` gets `label` (DragConfig.label): 'first_class' one-hot class 0
+    (ours) or 'zeros', the official code's all-zero label.
+    """
     if not 0 <= int(seed) < 2 ** 32:
         raise DragGANError(f"seed must be in [0, 2^32), got {seed}")
+    if label not in LABELS:
+        raise DragGANError(f"label must be one of {LABELS}, got {label!r}")
     z = torch.from_numpy(np.random.RandomState(int(seed)).randn(1, G.z_dim)).to(G.device, torch.float32)
     if G.c_dim > 0 and c is None:
         c = torch.zeros(1, G.c_dim, device=G.device)
-        c[0, 0] = 1  # first class unless the caller picks one
+        if label == "first_class":
+            c[0, 0] = 1
     with torch.no_grad():
         return G.mapping(z, c, truncation_psi=truncation_psi)

@@ -15,6 +15,7 @@ from typing import Callable
 from imgui_bundle import imgui
 
 from .. import commands as c
+from .file_dialogs import CHECKPOINT_FILTERS, NO_DIALOG, SAVE_FILTERS, SESSION_FILTERS
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,20 @@ def _has_model(app) -> bool:
 def _save(kind: str, cmd_type):
     def run(app):
         path = app.files.save_path(kind)
+        send = lambda p: app.worker.send(cmd_type(p))  # noqa: E731
+        if app.dialogs.save_file(f"Save {kind}", path, SAVE_FILTERS[kind], send):
+            return
         if not path:
             app.show_error("type a file name under Files (save as) first")
             return
-        app.worker.send(cmd_type(path))
+        send(path)
     return run
+
+
+def _open_checkpoint(app) -> None:
+    if not app.dialogs.open_file("Open checkpoint", CHECKPOINT_FILTERS, app.open_path):
+        app.files.focus_checkpoint = True  # the fallback: the path field under Model
+        app.state_note(NO_DIALOG)
 
 
 def _set_tool(app, tool: str, mode: str | None = None) -> None:
@@ -88,12 +98,14 @@ def _random_image(app) -> None:
     app.worker.send(c.NewImage(app.image_params.seed, app.image_params.psi))
 
 
-def _open_session_field(app) -> None:
-    path = app.files.session_field.strip()
+def _open_session(app) -> None:
+    if app.dialogs.open_file("Open session", SESSION_FILTERS, app.open_path):
+        return
+    path = app.files.session_field.strip()  # the fallback: the session field under Files
     if path:
         app.open_path(path)
     else:
-        app.show_error("type the path of a session file (.json) under Files first")
+        app.show_error("type the path of a session file (.json) under Files first (" + NO_DIALOG + ")")
 
 
 def _toggle(attr_owner: str, attr: str):
@@ -110,9 +122,9 @@ def _flag(attr_owner: str, attr: str):
 K = imgui.Key
 ACTIONS: dict[str, Action] = {a.name: a for a in (
     # File
-    Action("open_checkpoint", "Open checkpoint...", "open a checkpoint (type a path, or drop a file)",
-           lambda app: setattr(app.files, "focus_checkpoint", True), (Key(K.o, "Ctrl+O", ctrl=True),)),
-    Action("open_session", "Open session (path in Files)", "reopen a saved session", _open_session_field),
+    Action("open_checkpoint", "Open checkpoint...", "open a checkpoint (a file dialog, the path field, or drop a file)",
+           _open_checkpoint, (Key(K.o, "Ctrl+O", ctrl=True),)),
+    Action("open_session", "Open session...", "reopen a saved session", _open_session),
     Action("save_image", "Save image (.png)", "save the image as PNG", _save("image", c.SaveImage),
            (Key(K.e, "Ctrl+E", ctrl=True),), _has_model),
     Action("save_latent", "Save latent (.npy)", "save the W+ latent", _save("latent", c.SaveLatent),

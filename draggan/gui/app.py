@@ -28,6 +28,7 @@ from ..commands import Autosave, LoadCheckpoint, LoadSession, SetFeatureView, Se
 from ..engine import DragConfig
 from ..errors import DragGANError
 from ..mask import empty_paint
+from ..limits import DEFAULT_TRUNCATION
 from ..points import Points
 from ..session_file import is_session_file
 from ..worker import EditWorker, WorkerState
@@ -35,6 +36,7 @@ from . import theme
 from .actions import ACTIONS, pressed_actions
 from .canvas import Canvas
 from .dialogs import UnsavedWorkGuard
+from .file_dialogs import FileDialogs
 from .layout import draw_editor
 from .panels import FileParams, ImageParams, SettingsParams, ToolParams
 from .recent import RecentFiles, default_config_dir
@@ -54,10 +56,11 @@ class AppOptions:
     session: str | None = None  # a session to reopen instead
     device: str = "cpu"
     seed: int = 0
-    psi: float = 0.7
+    psi: float = DEFAULT_TRUNCATION  # the same default as every command
     config_dir: Path | None = None  # where imgui.ini and recent files live; None = keep nothing
     fps: float = 60.0  # frame rate cap while something happens
     idle_fps: float = 10.0  # frame rate when nothing happens (wakes at once on input)
+    file_dialogs: bool | None = None  # native open/save dialogs; None = where a dialog program exists
 
 
 class EditorApp:
@@ -83,6 +86,8 @@ class EditorApp:
         self.researcher = ResearcherParams()
         self.recent = RecentFiles(options.config_dir / "recent.json" if options.config_dir else None)
         self.guard = UnsavedWorkGuard()
+        self.dialogs = FileDialogs(options.file_dialogs)
+        self.note = ""  # a hint from the GUI itself, shown in the status line
         self.autosave_path = options.config_dir / AUTOSAVE_NAME if options.config_dir else None
         self._last_autosave = time.perf_counter()
         self._quitting = False
@@ -138,6 +143,7 @@ class EditorApp:
             self.rects = {}
             self._sync()
             self.guard.update(self.state)
+            self.dialogs.poll()
             dropped = self.window.take_dropped()
             if dropped:
                 self.open_path(dropped[-1])
@@ -239,6 +245,8 @@ class EditorApp:
             self.points = Points(list(s.handles), list(s.targets))  # tracked positions, undo, loads
         if s.paint is not self.state.paint and s.loaded_id == self.state.loaded_id and not self.canvas.painting:
             self.paint, self.paint_dirty = _paint_copy(s), True  # undo / redo brought another mask back
+        if s.message != self.state.message:
+            self.note = ""  # the worker has news; the GUI's own hint has been seen
         if s.image is not None and s.image_id != self._image_id:
             self.image_tex.upload(magnify(s.image, self.texel_factor))
             self._image_id = s.image_id
@@ -265,6 +273,9 @@ class EditorApp:
 
     def show_error(self, message: str) -> None:
         self.gui_error = message
+
+    def state_note(self, message: str) -> None:
+        self.note = message
 
     def _request_features(self) -> None:
         r = self.researcher

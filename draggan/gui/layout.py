@@ -65,7 +65,7 @@ def draw_editor(app) -> None:
     imgui.end_child()
     ms = 1000 * float(np.mean(app.frame_times)) if app.frame_times else 0.0
     draw_status_bar(app.state, (f"{app.hover[0]:.0f}, {app.hover[1]:.0f}   " if app.hover else "")
-                    + f"zoom {100 * app.canvas.zoom:.0f} %   frame {ms:.1f} ms   F1: help")
+                    + f"zoom {100 * app.canvas.zoom:.0f} %   frame {ms:.1f} ms   F1: help", app.note)
     imgui.end()
     app.show_help = draw_help_window(app.show_help)
     app.guard.draw(app)

@@ -14,7 +14,7 @@ from imgui_bundle import imgui
 
 from ..engine import DragConfig
 from ..commands import DeletePoint
-from ..limits import SEED_LIMIT
+from ..limits import DEFAULT_TRUNCATION, SEED_LIMIT
 from ..points import Points
 from ..worker import WorkerState
 from . import theme
@@ -27,7 +27,7 @@ from .actions import ACTIONS, label_of
 @dataclass
 class ImageParams:
     seed: int = 0  # NVIDIA convention
-    psi: float = 0.7  # truncation (1 = none, 0 = the average image)
+    psi: float = DEFAULT_TRUNCATION  # truncation (1 = none, 0 = the average image)
 
 
 @dataclass

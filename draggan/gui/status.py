@@ -10,8 +10,8 @@ from . import theme
 from .driver import record_item
 
 
-def draw_status_bar(s: WorkerState, right: str) -> None:
-    """Run status, step, distance and loss, the last message; `right` is shown right-aligned."""
+def draw_status_bar(s: WorkerState, right: str, note: str = "") -> None:
+    """Run status, step, distance and loss, then `note` or else the last message; `right` is right-aligned."""
     imgui.separator()
     colour = theme.STATUS_COLOURS.get(s.status, theme.MUTED)
     pos, h = imgui.get_cursor_screen_pos(), imgui.get_text_line_height()
@@ -29,9 +29,10 @@ def draw_status_bar(s: WorkerState, right: str) -> None:
         if s.dirty:
             parts.append("unsaved")
     imgui.text("  |  ".join(parts))
-    if s.message:
+    message = note or s.message
+    if message:
         imgui.same_line()
-        imgui.text_disabled("  " + s.message)
+        imgui.text_disabled("  " + message)
     imgui.same_line(max(imgui.get_window_width() - imgui.calc_text_size(right).x - 16, 0))
     imgui.text_disabled(right)
 
