@@ -161,7 +161,10 @@ def _decode_paint(path: Path, value, resolution: int) -> np.ndarray | None:
         raise _fail(path, "'paint' must be null or an object with 'png_base64'")
     try:
         img = Image.open(io.BytesIO(base64.b64decode(value["png_base64"], validate=True)))
-    except (binascii.Error, TypeError, ValueError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise _fail(path, f"'paint' claims an image far larger than the {resolution}x{resolution} model "
+                          "(a decompression bomb?)") from None
+    except (binascii.Error, TypeError, ValueError, UnidentifiedImageError, OSError):
         raise _fail(path, "'paint' is not a base64 PNG") from None
     if img.size != (resolution, resolution):  # checked before decoding: no decompression bomb
         raise _fail(path, f"'paint' is {img.size[0]}x{img.size[1]}, the image is {resolution}x{resolution}")

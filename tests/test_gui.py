@@ -367,3 +367,27 @@ def test_unsaved_work_is_autosaved_and_offered_back_after_a_crash(editor, tmp_pa
     again.guard.discarded = True
     again.close()
     assert not autosave.exists()  # a clean end removes the copy
+
+
+def test_seeds_beyond_2_31_and_sessions_under_any_name(editor, tmp_path, sg2ada_path):
+    """`draggan gui CKPT --seed 3000000000` once gave 101 tracebacks (a 32-bit seed field); `--session my.sess`
+    was opened as a checkpoint."""
+    from draggan.engine import DragSession
+    from stylegan2 import load_generator
+    app, drive = editor(seed=3_000_000_000)
+    drive.frames(3)
+    s = app.state
+    assert s.error is None and s.seed == 3_000_000_000 and app.image_params.seed == 3_000_000_000
+    np.testing.assert_array_equal(s.image, DragSession.from_seed(load_generator(sg2ada_path), 3_000_000_000,
+                                                                 0.7).render())
+    drive.screenshot(tmp_path / "big_seed.png")
+    app.files.save_stem = str(tmp_path / "big")
+    app.do("save_session")
+    drive.wait_until(lambda: (tmp_path / "big.session.json").exists(), 10, "the session")
+    renamed = tmp_path / "my.sess"
+    (tmp_path / "big.session.json").rename(renamed)
+    other, drive2 = editor(checkpoint=None, session=str(renamed))
+    assert other.state.error is None and other.state.seed == 3_000_000_000
+    app.window.inject_drop([str(renamed)])  # a drop is told apart by content too
+    drive.wait_until(lambda: app.state.loaded_id == 2, 30, "the dropped session")
+    assert app.state.error is None and app.state.session_path == str(renamed.resolve())

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from draggan.engine import DragConfig
 from draggan.errors import DragGANError
@@ -122,3 +123,35 @@ def test_not_a_session(tmp_path, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(DragGANError, match="no session file"):
         load_session(tmp_path / "nope.json")
+
+
+def test_a_mask_claiming_20000x20000_is_refused_before_decoding(tmp_path, fixture_G):
+    """A decompression bomb inside a session: the PNG header alone is read, then refused."""
+    import base64
+    import struct
+    import time
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + \
+        chunk(b"IEND", b"")
+    from draggan.editor import Editor
+    e = Editor("cpu")
+    e.open_generator(fixture_G, torch.zeros(1, fixture_G.w_dim))
+    e.save_session(tmp_path / "s.json")
+    doc = json.loads((tmp_path / "s.json").read_text())
+    doc["paint"] = {"shape": [20000, 20000], "png_base64": base64.b64encode(bomb).decode()}
+    (tmp_path / "bomb.json").write_text(json.dumps(doc))
+    t0 = time.perf_counter()
+    with pytest.raises(DragGANError, match="far larger than the 64x64"):
+        load_session(tmp_path / "bomb.json")
+    assert time.perf_counter() - t0 < 2.0
+    header = struct.pack(">IIBBBBB", 9000, 9000, 8, 0, 0, 0, 0)  # below Pillow's own limit: our size check
+    doc["paint"]["png_base64"] = base64.b64encode(bomb.replace(chunk(b"IHDR", struct.pack(
+        ">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)), chunk(b"IHDR", header))).decode()
+    (tmp_path / "bomb.json").write_text(json.dumps(doc))
+    with pytest.raises(DragGANError, match="9000x9000, the image is 64x64"):
+        load_session(tmp_path / "bomb.json")
