@@ -25,17 +25,16 @@ from .features_view import FeatureView, FeatureViewer
 from .history import History, Snapshot
 from .limits import DEFAULT_TRUNCATION, check_seed, check_truncation
 from .mask import FIXED, MOVABLE, UNPAINTED, mask_from_paint
-from .exports import ImageExports
-from .outputs import check_output
+from .exports import Exports
 from .points import Points, validate_pairs
 from .run_log import MAX_FRAME_BYTES, RunLog
-from .session_file import SessionData, find_checkpoint, load_session, save_session, weights_fingerprint
+from .session_file import find_checkpoint, load_session, weights_fingerprint
 
 PAINT_VALUES = (UNPAINTED, MOVABLE, FIXED)
 
 
-class Editor(ImageExports):
-    """One image being edited on one generator (the image, latent and animation exports: `ImageExports`)."""
+class Editor(Exports):
+    """One image being edited on one generator (saving images, latents, animations, sessions: `Exports`)."""
 
     def __init__(self, device="cpu", config: DragConfig = DragConfig(), seed: int = 0, psi: float = DEFAULT_TRUNCATION,
                  max_frame_bytes: int = MAX_FRAME_BYTES):
@@ -309,29 +308,6 @@ class Editor(ImageExports):
         self.session_path = None if unsaved else self.session_path
         self.message = f"opened session {Path(path).name}{note}"
         return self.message
-
-    def session_data(self) -> SessionData:
-        s = self._need_session()
-        if self._fingerprint is None:
-            self._fingerprint = weights_fingerprint(self.G)
-        handles, targets = self.points.arrays()
-        return SessionData(self.checkpoint, self.resolution, self.seed, self.psi, s.current_ws().cpu().numpy(),
-                           self.ws0.cpu().numpy(), handles, targets, self.paint, self.config, self._fingerprint)
-
-    def save_session(self, path: str | Path) -> str:
-        path = check_output(path, (".json",), "session")
-        save_session(path, self.session_data())
-        self.session_path = str(path.resolve())
-        self.saved_changes = self.changes
-        self.message = f"saved session {path}"
-        return self.message
-
-    def autosave(self, path: str | Path) -> bool:
-        """Write a crash-recovery copy of the session when there is unsaved work. True if written."""
-        if self.session is None or not self.dirty:
-            return False
-        save_session(path, self.session_data())
-        return True
 
     # ---- researchers' view ----
     def feature_view(self, request: "cmds.SetFeatureView") -> FeatureView | None:

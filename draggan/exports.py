@@ -1,4 +1,4 @@
-"""The editor's exports of what the user sees: the image as PNG with provenance, the latent, the animation.
+"""The editor's exports: the image as PNG with provenance, the latent, the animation, the session.
 
 editor -> here -> disk. A mixin of `draggan.editor.Editor`, kept apart so each file
 stays one concern. Every path is checked before anything is computed and written
@@ -16,14 +16,15 @@ from .animation import DEFAULT_SIZE, HOLD_S, DragFrame, compose
 from .errors import DragGANError
 from .images import save_png
 from .outputs import check_output, write_output
+from .session_file import SessionData, save_session, weights_fingerprint
 from .video import check_animation_format, save_animation
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
 
 
-class ImageExports:
-    """Needs from the editor: `session`, `G`, `seed`, `psi`, `latent_source`, `checkpoint`, `points`, `log`,
-    `image`, `message` and `_need_session()`."""
+class Exports:
+    """Needs from the editor: `session`, `G`, `seed`, `psi`, `latent_source`, `checkpoint`, `points`, `paint`,
+    `config`, `ws0`, `log`, `image`, `message`, `changes`, `saved_changes`, `_fingerprint`, `_need_session()`."""
 
     def provenance(self) -> dict[str, str]:
         """PNG text metadata: where the image came from and the points that made it."""
@@ -64,3 +65,26 @@ class ImageExports:
         if frames and self.image is not None and self.image is not frames[-1].image:
             frames.append(DragFrame(self.image, frames[-1].handles, frames[-1].targets))
         return frames
+
+    def session_data(self) -> SessionData:
+        s = self._need_session()
+        if self._fingerprint is None:
+            self._fingerprint = weights_fingerprint(self.G)
+        handles, targets = self.points.arrays()
+        return SessionData(self.checkpoint, self.resolution, self.seed, self.psi, s.current_ws().cpu().numpy(),
+                           self.ws0.cpu().numpy(), handles, targets, self.paint, self.config, self._fingerprint)
+
+    def save_session(self, path: str | Path) -> str:
+        path = check_output(path, (".json",), "session")
+        save_session(path, self.session_data())
+        self.session_path = str(path.resolve())
+        self.saved_changes = self.changes
+        self.message = f"saved session {path}"
+        return self.message
+
+    def autosave(self, path: str | Path) -> bool:
+        """Write a crash-recovery copy of the session when there is unsaved work. True if written."""
+        if self.session is None or not self.dirty:
+            return False
+        save_session(path, self.session_data())
+        return True

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "draggan"
-MAX_CLASS_LINES = 310  # "about 300" (issue 9)
+MAX_CLASS_LINES = 300  # "no class in the package over about 300 lines" (issue 9)
 
 
 def imports_of(path: Path) -> set[str]:

@@ -221,6 +221,7 @@ def run_both(G, seed, handles_yx, targets_yx, steps, config, stop_after=None, fi
     if fixed is not None:
         session.set_mask(1 - fixed.numpy())  # ours: 1 = may move
     points, rows = [list(p) for p in handles_yx], []
+    session_handles = xy(handles_yx)
     for i in range(steps):
         if stop_after is not None and i == stop_after:  # Stop, then Start on the (tracked) points
             session.stop()

@@ -20,8 +20,6 @@ from pathlib import Path
 import numpy as np
 from imgui_bundle import imgui
 
-import numpy as np
-from imgui_bundle import imgui
 
 from ..checkpoints import resolve_checkpoint
 from ..commands import Autosave, LoadCheckpoint, LoadSession, SetFeatureView, SetMask
