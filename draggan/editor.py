@@ -22,7 +22,7 @@ from . import commands as cmds
 from .engine import DragConfig, DragSession, StepResult, seed_to_ws
 from .errors import DragGANError
 from .features_view import FeatureView, FeatureViewer
-from .history import History, Snapshot
+from .history import History, ImageOrigin, Snapshot
 from .limits import DEFAULT_TRUNCATION, check_seed, check_truncation
 from .mask import FIXED, MOVABLE, UNPAINTED, mask_from_paint
 from .exports import Exports
@@ -118,12 +118,12 @@ class Editor(Exports):
             return ""
         ws = seed_to_ws(self.G, seed, psi, label=self.config.label)
         self._stop_run()
+        self._push_history()  # Undo brings the previous image back, with its drags still undoable
         self.seed, self.psi, self.latent_source = seed, psi, None
         self.ws0 = ws.to(self.device)
         self.session.set_latent(self.ws0)
-        self._replaced(history=True)  # a new image starts a new history (the seed is not part of an entry)
-        self.changes += 1
-        self.message = f"seed {seed}, truncation {psi:g}"
+        self._replaced()
+        self.message = f"seed {seed}, truncation {psi:g} (Undo brings the previous image back)"
         return self.message
 
     # ---- points, mask, settings ----
@@ -235,6 +235,9 @@ class Editor(Exports):
             self.message = "nothing to undo" if undo else "nothing to redo"
             return self.message
         self.session.set_latent(entry.latent.to(self.device))
+        origin = entry.image
+        self.seed, self.psi, self.latent_source = origin.seed, origin.psi, origin.latent_source
+        self.ws0 = origin.original.to(self.device)
         self.points = entry.points.copy()
         self.paint = None if entry.paint is None else entry.paint.copy()
         self.session.set_mask(mask_from_paint(self.paint))
@@ -244,7 +247,8 @@ class Editor(Exports):
         return self.message
 
     def _snapshot(self) -> Snapshot:
-        return Snapshot.take(self.session.current_ws(), self.points, self.paint)
+        origin = ImageOrigin(self.seed, self.psi, self.latent_source, self.ws0.detach().cpu().clone())
+        return Snapshot.take(self.session.current_ws(), self.points, self.paint, origin)
 
     def _push_history(self) -> None:
         self.history.push(self._snapshot())

@@ -1,4 +1,4 @@
-"""The editor's one undo history: whole drags, resets and image changes as `(latent, points, mask)` entries.
+"""The editor's one undo history: whole drags, resets and new images as `(latent, points, mask)` entries.
 
 editor -> here. An entry is the state *before* an undoable change; undo swaps the
 current state for the newest entry and keeps the current one for redo. Latents
@@ -25,10 +25,19 @@ class Snapshot:
     latent: torch.Tensor  # [1, L, D] float32 on the host
     points: Points
     paint: np.ndarray | None  # int8 [H, W] brush layer, None = nothing painted
+    image: "ImageOrigin"  # where the image came from (a new seed is undoable too)
 
     @classmethod
-    def take(cls, latent: torch.Tensor, points: Points, paint: np.ndarray | None) -> "Snapshot":
-        return cls(latent.detach().cpu().clone(), points.copy(), None if paint is None else paint.copy())
+    def take(cls, latent: torch.Tensor, points: Points, paint: np.ndarray | None, image: "ImageOrigin") -> "Snapshot":
+        return cls(latent.detach().cpu().clone(), points.copy(), None if paint is None else paint.copy(), image)
+
+
+@dataclass(frozen=True, eq=False)
+class ImageOrigin:
+    seed: int  # NVIDIA convention
+    psi: float  # truncation
+    latent_source: str | None  # a latent file the image came from instead of the seed
+    original: torch.Tensor  # [1, L, D] on the host: what Reset returns to
 
 
 class History:

@@ -218,3 +218,24 @@ def test_errors_leave_the_state_untouched(editor, tmp_path):
             bad()
         np.testing.assert_array_equal(editor.image, image)
         assert editor.points == points
+
+
+def test_a_new_image_is_undoable_with_its_seed_and_drags(editor):
+    drag(editor, 3)
+    edited, points = editor.image.copy(), editor.points.copy()
+    editor.new_image(7, 0.5)
+    assert (editor.seed, editor.psi) == (7, 0.5)
+    editor.undo()  # the previous image comes back as it was edited, with its seed and points
+    np.testing.assert_array_equal(editor.image, edited)
+    assert (editor.seed, editor.psi) == (0, 0.7) and editor.points == points
+    editor.redo()  # forward again to seed 7
+    assert (editor.seed, editor.psi) == (7, 0.5)
+    np.testing.assert_array_equal(editor.image, DragSession.from_seed(editor.G, 7, 0.5).render())
+    editor.undo()
+    editor.reset()  # Reset goes to this image's original (seed 0), not seed 7's
+    np.testing.assert_array_equal(editor.image, DragSession.from_seed(editor.G, 0, 0.7).render())
+    editor.undo()
+    np.testing.assert_array_equal(editor.image, edited)
+    editor.undo()  # the drag before the new image is still undoable
+    np.testing.assert_array_equal(editor.image, DragSession.from_seed(editor.G, 0, 0.7).render())
+    assert editor.points.handles == [HANDLE]

@@ -243,6 +243,8 @@ class EditorApp:
             self.points = Points(list(s.handles), list(s.targets))  # tracked positions, undo, loads
         if s.paint is not self.state.paint and s.loaded_id == self.state.loaded_id and not self.canvas.painting:
             self.paint, self.paint_dirty = _paint_copy(s), True  # undo / redo brought another mask back
+        if (s.seed, s.psi) != (self.state.seed, self.state.psi) and s.loaded_id == self.state.loaded_id:
+            self.image_params = ImageParams(s.seed, s.psi)  # undo / redo of a new image
         if s.message != self.state.message:
             self.note = ""  # the worker has news; the GUI's own hint has been seen
         if s.image is not None and s.image_id != self._image_id:
