@@ -72,27 +72,47 @@ def _load(checkpoint, device: str | None):
 
 def cmd_info(args) -> int:
     import json
-    from stylegan2 import checkpoint_info
+    from stylegan2 import StyleGAN3Config, checkpoint_info
     from .checkpoints import resolve_checkpoint
     from .engine.config import default_feature_block
     path = resolve_checkpoint(args.checkpoint)
     info = checkpoint_info(path)
     c = info.config
-    blocks = c.block_resolutions
+    height, width = c.img_resolution, c.img_width
     rows = {
         "file": str(path),
         "format": info.format,
-        "resolution": f"{c.img_resolution}x{c.img_resolution}, {c.img_channels} channel(s)",
+        "family": info.family + ("" if width == height else " (rectangular: detected from the const and "
+                                                             "noise tensor shapes)"),
+        "resolution": f"{height}x{width} (HxW){'' if width == height else ', rectangular'}, "
+                      f"{c.img_channels} channel(s)",
         "z_dim / w_dim": f"{c.z_dim} / {c.w_dim}",
         "num_ws (W+ rows)": c.num_ws,
         "mapping layers": c.mapping_layers,
         "conditional": f"yes, c_dim={c.c_dim}" if c.c_dim else "no",
-        "architecture": c.architecture,
-        "channels per block": ", ".join(f"b{r}:{c.channels(r)}" for r in blocks),
-        "conv_clamp / fp16 res": f"{c.conv_clamp} / {c.num_fp16_res}",
-        "DragGAN feature block": f"b{default_feature_block(c.img_resolution)} "
-                                 f"({c.channels(default_feature_block(c.img_resolution))} channels)",
     }
+    if isinstance(c, StyleGAN3Config):
+        rows.update({
+            "config": f"{'R: 1x1 convs, radial down filters' if c.use_radial_filters else 'T: 3x3 convs'}, "
+                      f"channel_base={c.channel_base}, channel_max={c.channel_max}",
+            "conv_clamp / fp16 res": f"{c.conv_clamp} / {c.num_fp16_res}",
+            "margin / output scale": f"{c.margin_size} px / {c.output_scale}",
+            "layers": "index: name (map side = image part + 2 x margin)",
+        })
+        for s in c.layer_specs():
+            rows[f"  L{s.index}"] = (f"{s.name}: {s.out_size}x{s.out_size} = {s.out_sampling_rate} + 2x{s.margin}, "
+                                     f"{s.out_channels} ch, up {s.up_factor} / down {s.down_factor}")
+    else:
+        blocks = c.block_resolutions
+        sizes = {r: c.block_size(r) for r in blocks}
+        rows.update({
+            "architecture": c.architecture,
+            "layers": ", ".join(f"b{r}:{sizes[r][0]}x{sizes[r][1]}x{c.channels(r)}" for r in blocks)
+                      + "  (block: HxWxchannels)",
+            "conv_clamp / fp16 res": f"{c.conv_clamp} / {c.num_fp16_res}",
+            "DragGAN feature block": f"b{default_feature_block(c.img_resolution)} "
+                                     f"({c.channels(default_feature_block(c.img_resolution))} channels)",
+        })
     if args.json:
         print(json.dumps({**rows, "config": c.to_dict()}, indent=2, default=str))
     else:

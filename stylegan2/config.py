@@ -35,6 +35,7 @@ class GeneratorConfig:
     conv_clamp: float | None = None  # clamp conv outputs to +-this (fp16 training); None = off
     use_noise: bool = True  # per-pixel noise inputs in every conv layer
     num_fp16_res: int = 0  # how many top resolutions the file was trained in fp16 (informational)
+    square: bool = True  # False: StyleGAN-Human's rectangular synthesis, every block R x R/2 (H x W)
     extra: dict = field(default_factory=dict)  # where the config came from (format, file kwargs)
 
     def __post_init__(self):
@@ -51,6 +52,20 @@ class GeneratorConfig:
             raise CheckpointError("z_dim and c_dim must be >= 0 and mapping_layers >= 1")
         if self.z_dim == 0 and self.c_dim == 0:
             raise CheckpointError("a generator needs z_dim > 0 or c_dim > 0")
+
+    @property
+    def family(self) -> str:
+        """Human-readable model family: 'StyleGAN2', or 'StyleGAN-Human' for the rectangular variant."""
+        return "StyleGAN2" if self.square else "StyleGAN-Human"
+
+    @property
+    def img_width(self) -> int:
+        """Image width in pixels; `img_resolution` is the height (StyleGAN-Human: width = height / 2)."""
+        return self.img_resolution if self.square else self.img_resolution // 2
+
+    def block_size(self, res: int) -> tuple[int, int]:
+        """(height, width) of the feature maps of the block at resolution `res`."""
+        return (res, res) if self.square else (res, res // 2)
 
     @property
     def block_resolutions(self) -> list[int]:

@@ -43,9 +43,10 @@ class SynthesisLayer(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
                  up: int = 1, use_noise: bool = True, conv_clamp: float | None = None,
-                 resample_filter=(1, 3, 3, 1), kernel_size: int = 3):
+                 resample_filter=(1, 3, 3, 1), kernel_size: int = 3, width: int | None = None):
         super().__init__()
-        self.resolution = resolution
+        self.resolution = resolution  # feature-map height
+        self.width = resolution if width is None else width  # feature-map width (StyleGAN-Human: R / 2)
         self.up = up
         self.use_noise = use_noise
         self.conv_clamp = conv_clamp
@@ -54,7 +55,7 @@ class SynthesisLayer(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         if use_noise:
-            self.register_buffer("noise_const", torch.randn(resolution, resolution))  # [R, R]
+            self.register_buffer("noise_const", torch.randn(resolution, self.width))  # [R, W]
             self.noise_strength = nn.Parameter(torch.zeros([]))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
@@ -62,7 +63,7 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)  # [N, I]
         noise = None
         if self.use_noise and noise_mode == "random":
-            noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution,
+            noise = torch.randn(x.shape[0], 1, self.resolution, self.width,
                                 device=x.device, dtype=torch.float32) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
@@ -108,17 +109,19 @@ class SynthesisBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
                  img_channels: int, is_last: bool, architecture: str = "skip",
-                 resample_filter=(1, 3, 3, 1), conv_clamp: float | None = None, use_noise: bool = True):
+                 resample_filter=(1, 3, 3, 1), conv_clamp: float | None = None, use_noise: bool = True,
+                 width: int | None = None):
         super().__init__()
         self.in_channels = in_channels
-        self.resolution = resolution
+        self.resolution = resolution  # feature-map height
+        self.width = resolution if width is None else width  # feature-map width (StyleGAN-Human: R / 2)
         self.is_last = is_last
         self.architecture = architecture
         self.register_buffer("resample_filter", setup_filter(resample_filter))
         layer_kwargs = dict(w_dim=w_dim, resolution=resolution, use_noise=use_noise,
-                            conv_clamp=conv_clamp, resample_filter=resample_filter)
+                            conv_clamp=conv_clamp, resample_filter=resample_filter, width=self.width)
         if in_channels == 0:
-            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))  # [C, 4, 4]
+            self.const = nn.Parameter(torch.randn(out_channels, resolution, self.width))  # [C, 4, 4] or [C, 4, 2]
         else:
             self.conv0 = SynthesisLayer(in_channels, out_channels, up=2, **layer_kwargs)
         self.conv1 = SynthesisLayer(out_channels, out_channels, **layer_kwargs)
@@ -144,7 +147,7 @@ class SynthesisBlock(nn.Module):
         return self.conv1(x, ws[:, 1], noise_mode)
 
     def image(self, x: torch.Tensor, img: torch.Tensor | None, w_rgb: torch.Tensor | None) -> torch.Tensor | None:
-        """Add this block's RGB contribution to the (upsampled) running image [N, 3, R, R]."""
+        """Add this block's RGB contribution to the (upsampled) running image [N, 3, R, W]."""
         if img is not None:
             img = upsample2d(img, self.resample_filter)
         if self.num_torgb:

@@ -6,7 +6,8 @@ Call conventions follow NVIDIA's networks so user scripts port unchanged:
 For DragGAN, `G.synthesis.run(...)` also returns block feature maps and can stop
 after the last block it needs.
 
-Dimension legend: N batch, L num_ws, D w_dim, C channels, R resolution.
+Dimension legend: N batch, L num_ws, D w_dim, C channels, R resolution (height), W width
+(W = R, or R / 2 for StyleGAN-Human's rectangular generators, `GeneratorConfig.square=False`).
 """
 
 from __future__ import annotations
@@ -63,8 +64,10 @@ class MappingNetwork(nn.Module):
 
 @dataclass
 class SynthesisOutput:
-    img: torch.Tensor | None  # [N, C, R, R] float32, None when the pass stopped early
-    features: dict[int, torch.Tensor] = field(default_factory=dict)  # block resolution -> [N, C_b, b, b]
+    img: torch.Tensor | None  # [N, C, H, W] float32, None when the pass stopped early
+    # feature key -> map. StyleGAN2: block resolution b -> [N, C_b, b, b] (b/2 wide for StyleGAN-Human).
+    # StyleGAN3: layer index k (layer Lk) -> [N, C_k, S_k, S_k], margin included (`feature_box` crops it).
+    features: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
 class SynthesisNetwork(nn.Module):
@@ -75,7 +78,10 @@ class SynthesisNetwork(nn.Module):
         self.w_dim = cfg.w_dim
         self.img_resolution = cfg.img_resolution
         self.img_channels = cfg.img_channels
+        self.img_width = cfg.img_width
         self.block_resolutions = cfg.block_resolutions
+        self.feature_keys = list(self.block_resolutions)  # what `run(feature_blocks=...)` accepts
+        self.block_sizes = {res: cfg.block_size(res) for res in self.block_resolutions}  # res -> (H, W)
         self.num_ws = cfg.num_ws
         self.fp16_resolutions = set(self.block_resolutions[::-1][:cfg.num_fp16_res])
         self.use_fp16 = False  # opt-in: run the fp16 resolutions in half precision on CUDA
@@ -83,8 +89,17 @@ class SynthesisNetwork(nn.Module):
             block = SynthesisBlock(cfg.channels(res // 2) if res > 4 else 0, cfg.channels(res), cfg.w_dim, res,
                                    cfg.img_channels, is_last=res == cfg.img_resolution,
                                    architecture=cfg.architecture, resample_filter=cfg.resample_filter,
-                                   conv_clamp=cfg.conv_clamp, use_noise=cfg.use_noise)
+                                   conv_clamp=cfg.conv_clamp, use_noise=cfg.use_noise,
+                                   width=cfg.block_size(res)[1])
             setattr(self, f"b{res}", block)
+
+    def feature_box(self, key: int) -> tuple[int, int, int, int]:
+        """(top, left, height, width) of the part of feature map `key` that covers the image.
+
+        StyleGAN2 maps have no margin: the whole map. (StyleGAN3's have one; same method there.)
+        """
+        h, w = self.block_sizes[key]
+        return 0, 0, h, w
 
     def block_ws_index(self, res: int) -> int:
         """Index of the first w row the block at `res` reads (its conv0, or conv1 for b4)."""
@@ -143,8 +158,10 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
-        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
+        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels  # resolution = height
+        self.img_width = cfg.img_width  # = img_resolution, or img_resolution / 2 for StyleGAN-Human
         self.num_ws = cfg.num_ws
+        self.family = cfg.family
         self.synthesis = SynthesisNetwork(cfg)
         self.mapping = MappingNetwork(cfg)
 
@@ -152,6 +169,11 @@ class Generator(nn.Module):
                 truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
         return self.synthesis(ws, noise_mode=noise_mode)
+
+    @property
+    def img_size(self) -> tuple[int, int]:
+        """(height, width) of the images in pixels."""
+        return self.img_resolution, self.img_width
 
     @property
     def device(self) -> torch.device:

@@ -46,11 +46,12 @@ def setup_filter(taps) -> torch.Tensor:
     return f / f.sum()
 
 
-def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
+def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
               pad: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
     """Upsample by zero insertion, pad (negative crops), FIR filter, downsample.
 
-    x: [N, C, H, W]; f: [F, F]; pad: (x0, x1, y0, y1).
+    x: [N, C, H, W]; f: [F, F], or [F] for a separable filter applied along W then H
+    (gain split between the passes), or None for no filter; pad: (x0, x1, y0, y1).
     """
     n, c, h, w = x.shape
     px0, px1, py0, py1 = pad
@@ -60,10 +61,17 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor, up: int = 1, down: int = 1,
         x = x.reshape(n, c, h * up, w * up)
     x = tnf.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
-    # Convolution flips the kernel relative to correlation; flip so that f acts as a true FIR.
-    f = (f * gain ** (f.ndim / 2)).to(x.dtype).flip([0, 1])
-    f = f[None, None].expand(c, 1, *f.shape)
-    x = tnf.conv2d(x, f, groups=c)
+    if f is None:
+        x = x * gain if gain != 1 else x
+    elif f.ndim == 1:  # separable: two 1-D passes, each with gain^(1/2)
+        f = (f * gain ** 0.5).to(x.dtype).flip([0])
+        x = tnf.conv2d(x, f.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+        x = tnf.conv2d(x, f.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    else:
+        # Convolution flips the kernel relative to correlation; flip so that f acts as a true FIR.
+        f = (f * gain ** (f.ndim / 2)).to(x.dtype).flip([0, 1])
+        f = f[None, None].expand(c, 1, *f.shape)
+        x = tnf.conv2d(x, f, groups=c)
     if down > 1:
         x = x[:, :, ::down, ::down]
     return x

@@ -30,7 +30,8 @@ import torch
 
 __all__ = ["Global", "Call", "NewObj", "Persisted", "dumps", "tensor_ref", "nvidia_snapshot",
            "write_nvidia_pickle", "rosinality_state_dict", "write_rosinality_pt", "randomize_", "perturbed_state_dict",
-           "pickle_globals", "legacy_storage_bytes", "ordered_dict"]
+           "pickle_globals", "legacy_storage_bytes", "ordered_dict", "sg3_kwargs", "sg3_state_dict", "sg3_snapshot",
+           "scipy_lowpass"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,12 +397,16 @@ def _generator_kwargs(cfg, flavour: str):
 
 
 def nvidia_generator(sd: dict[str, torch.Tensor], cfg, *, flavour: str = "ada", channels_last: bool = False,
-                     storage_pad: int = 0) -> Persisted:
-    """The persisted `Generator` tree for a state dict in NVIDIA names (ours) and its config."""
+                     storage_pad: int = 0, extra_kwargs: dict | None = None) -> Persisted:
+    """The persisted `Generator` tree for a state dict in NVIDIA names (ours) and its config.
+
+    extra_kwargs: added to the Generator's top-level `_init_kwargs` (e.g. StyleGAN-Human's `square=False`).
+    """
     if flavour not in ("ada", "sg3"):
         raise ValueError(f"flavour must be 'ada' or 'sg3', got {flavour!r}")
     ctx = _Ctx(sd=sd, flavour=flavour, channels_last=channels_last, storage_pad=storage_pad)
     gen_kwargs, mapping_kwargs, synthesis_kwargs = _generator_kwargs(cfg, flavour)
+    gen_kwargs.update(extra_kwargs or {})
 
     blocks = {f"b{res}": _block(ctx, f"synthesis.b{res}.", cfg, res) for res in cfg.block_resolutions}
     log2 = int(math.log2(cfg.img_resolution))
@@ -473,12 +478,14 @@ def perturbed_state_dict(G, seed: int = 1234, scale: float = 0.5) -> dict[str, t
             for k, v in G.state_dict().items()}
 
 
-def nvidia_snapshot(G, *, flavour: str = "ada", channels_last: bool = False, storage_pad: int = 0) -> dict:
+def nvidia_snapshot(G, *, flavour: str = "ada", channels_last: bool = False, storage_pad: int = 0,
+                    extra_kwargs: dict | None = None) -> dict:
     """The whole training-snapshot dict (markers), ready for `dumps`; hostile tests edit it first."""
     cfg = G.cfg
     ema = nvidia_generator({k: v.detach() for k, v in G.state_dict().items()}, cfg, flavour=flavour,
-                           channels_last=channels_last, storage_pad=storage_pad)
-    train = nvidia_generator(perturbed_state_dict(G), cfg, flavour=flavour, channels_last=channels_last)
+                           channels_last=channels_last, storage_pad=storage_pad, extra_kwargs=extra_kwargs)
+    train = nvidia_generator(perturbed_state_dict(G), cfg, flavour=flavour, channels_last=channels_last,
+                             extra_kwargs=extra_kwargs)
     ts_kwargs = {"class_name": "training.dataset.ImageFolderDataset", "path": "/datasets/fake.zip",
                  "use_labels": bool(cfg.c_dim), "max_size": 1000, "xflip": False,
                  "resolution": cfg.img_resolution}
@@ -657,3 +664,205 @@ def pickle_globals(data: bytes) -> set[str]:
         else:
             pushed.append(None)
     return found
+
+
+# ---------------------------------------------------------------------------------------------
+# StyleGAN3 (networks_stylegan3.py) snapshots. Written from the stylegan3 paper's Appendix F
+# schedule and the repo's file layout (CHECKPOINTS.md section 4), with scipy's filter design,
+# independently of stylegan2/config_sg3.py and ops_sg3.py.
+
+
+def sg3_kwargs(config: str = "T", **changes) -> dict:
+    """Generator kwargs as stylegan3's train.py passes them (flat), for a tiny generator.
+
+    config 'R' adds what train.py adds for --cfg=stylegan3-r: conv_kernel=1, use_radial_filters,
+    doubled channel_base / channel_max.
+    """
+    kw = dict(z_dim=16, w_dim=16, mapping_kwargs={"num_layers": 2}, channel_base=512, channel_max=16,
+              c_dim=0, img_resolution=16, img_channels=3, magnitude_ema_beta=0.999)
+    if config == "R":
+        kw.update(conv_kernel=1, use_radial_filters=True, channel_base=1024, channel_max=32)
+    kw.update(changes)
+    return kw
+
+
+def _sg3_layers(kw: dict) -> tuple[dict, list[dict]]:
+    """The synthesis schedule (paper App. F): input spec and one dict of attributes per layer."""
+    res, n, n_crit, margin = kw["img_resolution"], kw.get("num_layers", 14), kw.get("num_critical", 2), 10
+    cutoff0, stop0, last_cut = 2.0, 2 ** 2.1, res / 2
+    last_stop = last_cut * 2 ** 0.3
+    out = []
+    for k in range(n + 1):
+        e = min(k / (n - n_crit), 1.0)
+        cut = cutoff0 * (last_cut / cutoff0) ** e
+        stop = stop0 * (last_stop / stop0) ** e
+        rate = 2 ** math.ceil(math.log2(min(stop * 2, res)))
+        size = res if k >= n - 1 else rate + 2 * margin
+        ch = kw["img_channels"] if k == n else int(np.rint(min(kw["channel_base"] / 2 / cut, kw["channel_max"])))
+        out.append(dict(cutoff=cut, half_width=max(stop, rate / 2) - cut, rate=rate, size=size, channels=ch))
+    layers = []
+    for k in range(n + 1):
+        prev, cur = out[max(k - 1, 0)], out[k]
+        torgb, critical = k == n, k >= n - n_crit
+        kernel = 1 if torgb else kw.get("conv_kernel", 3)
+        tmp = max(prev["rate"], cur["rate"]) * (1 if torgb else 2)
+        up, down = tmp // prev["rate"], tmp // cur["rate"]
+        up_taps = 6 * up if up > 1 and not torgb else 1
+        down_taps = 6 * down if down > 1 and not torgb else 1
+        total = (cur["size"] - 1) * down + 1 - (prev["size"] + kernel - 1) * up + up_taps + down_taps - 2
+        lo = (total + up) // 2
+        layers.append(dict(
+            name=f"L{k}_{cur['size']}_{cur['channels']}", is_torgb=torgb, is_critically_sampled=critical,
+            in_channels=prev["channels"], out_channels=cur["channels"], in_size=prev["size"], out_size=cur["size"],
+            in_sampling_rate=prev["rate"], out_sampling_rate=cur["rate"], tmp_sampling_rate=tmp,
+            in_cutoff=prev["cutoff"], out_cutoff=cur["cutoff"], in_half_width=prev["half_width"],
+            out_half_width=cur["half_width"], conv_kernel=kernel, up_factor=up, down_factor=down,
+            up_taps=up_taps, down_taps=down_taps,
+            down_radial=bool(kw.get("use_radial_filters", False) and not critical),
+            padding=[lo, total - lo, lo, total - lo]))
+    first = out[0]
+    return dict(channels=first["channels"], size=first["size"], sampling_rate=first["rate"],
+                bandwidth=first["cutoff"]), layers
+
+
+def scipy_lowpass(numtaps: int, cutoff: float, width: float, fs: float, radial: bool = False):
+    """The stylegan3 filter design with scipy (windowed sinc, or windowed jinc when radial)."""
+    import scipy.signal
+    import scipy.special
+    if numtaps == 1:
+        return None
+    if not radial:
+        return torch.as_tensor(scipy.signal.firwin(numtaps=numtaps, cutoff=cutoff, width=width, fs=fs),
+                               dtype=torch.float32)
+    x = (np.arange(numtaps) - (numtaps - 1) / 2) / fs
+    r = np.hypot(*np.meshgrid(x, x))
+    f = scipy.special.j1(2 * cutoff * (np.pi * r)) / (np.pi * r)
+    beta = scipy.signal.kaiser_beta(scipy.signal.kaiser_atten(numtaps, width / (fs / 2)))
+    w = np.kaiser(numtaps, beta)
+    f *= np.outer(w, w)
+    return torch.as_tensor(f / np.sum(f), dtype=torch.float32)
+
+
+def sg3_state_dict(kw: dict, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random G_ema tensors in NVIDIA's names, every learnable value and EMA away from its init."""
+    g = torch.Generator().manual_seed(seed)
+    rnd = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    inp, layers = _sg3_layers(kw)
+    w_dim, c = kw["w_dim"], inp["channels"]
+    sd = {"synthesis.input.weight": rnd(c, c), "synthesis.input.transform": torch.eye(3),
+          "synthesis.input.freqs": rnd(c, 2) * inp["bandwidth"] / 2, "synthesis.input.phases": rnd(c) * 0.3,
+          "synthesis.input.affine.weight": rnd(4, w_dim) * 0.1,
+          "synthesis.input.affine.bias": torch.tensor([1.0, 0.0, 0.0, 0.0]) + 0.1 * rnd(4)}
+    for L in layers:
+        p = f"synthesis.{L['name']}."
+        k = L["conv_kernel"]
+        sd[p + "weight"] = rnd(L["out_channels"], L["in_channels"], k, k)
+        sd[p + "bias"] = 0.2 * rnd(L["out_channels"])
+        sd[p + "magnitude_ema"] = 0.5 + torch.rand([], generator=g)
+        fu = scipy_lowpass(L["up_taps"], L["in_cutoff"], L["in_half_width"] * 2, L["tmp_sampling_rate"])
+        fd = scipy_lowpass(L["down_taps"], L["out_cutoff"], L["out_half_width"] * 2, L["tmp_sampling_rate"],
+                           radial=L["down_radial"])
+        if fu is not None:
+            sd[p + "up_filter"] = fu
+        if fd is not None:
+            sd[p + "down_filter"] = fd
+        sd[p + "affine.weight"] = rnd(L["in_channels"], w_dim)
+        sd[p + "affine.bias"] = 1 + 0.2 * rnd(L["in_channels"])
+    lr, n_map = 0.01, kw["mapping_kwargs"].get("num_layers", 2)
+    feats = [kw["z_dim"] + (w_dim if kw["c_dim"] else 0)] + [w_dim] * n_map
+    if kw["c_dim"]:
+        sd["mapping.embed.weight"], sd["mapping.embed.bias"] = rnd(w_dim, kw["c_dim"]), 0.2 * rnd(w_dim)
+    for i in range(n_map):
+        sd[f"mapping.fc{i}.weight"] = rnd(feats[i + 1], feats[i]) / lr
+        sd[f"mapping.fc{i}.bias"] = 0.2 * rnd(feats[i + 1]) / lr
+    sd["mapping.w_avg"] = 0.3 * rnd(w_dim)
+    return sd
+
+
+def nvidia_sg3_generator(sd: dict[str, torch.Tensor], kw: dict) -> Persisted:
+    """The persisted networks_stylegan3 `Generator` tree for a state dict in NVIDIA names."""
+    ctx = _Ctx(sd=sd, flavour="sg3", channels_last=False, storage_pad=0)
+    inp, layers = _sg3_layers(kw)
+    w_dim = kw["w_dim"]
+
+    def fc(prefix, in_f, out_f, activation="linear", lr=1.0, **init_kwargs):
+        return Persisted("FullyConnectedLayer", _module_state(
+            ctx, prefix, params=["weight", "bias"],
+            attrs=dict(in_features=in_f, out_features=out_f, activation=activation,
+                       weight_gain=lr / np.sqrt(in_f), bias_gain=lr),
+            init_args=(in_f, out_f), init_kwargs=init_kwargs))
+
+    mods = {"input": Persisted("SynthesisInput", _module_state(
+        ctx, "synthesis.input.", params=["weight"], buffers=["transform", "freqs", "phases"],
+        modules={"affine": fc("synthesis.input.affine.", w_dim, 4, weight_init=0, bias_init=[1, 0, 0, 0])},
+        attrs=dict(w_dim=w_dim, channels=inp["channels"], size=[inp["size"]] * 2,
+                   sampling_rate=np.float64(inp["sampling_rate"]), bandwidth=np.float64(inp["bandwidth"])),
+        init_kwargs=dict(w_dim=w_dim, channels=inp["channels"], size=inp["size"],
+                         sampling_rate=np.float64(inp["sampling_rate"]), bandwidth=np.float64(inp["bandwidth"]))))}
+    for L in layers:
+        p = f"synthesis.{L['name']}."
+        bufs = ["magnitude_ema"] + [b for b in ("up_filter", "down_filter") if p + b in sd]
+        attrs = {k: v for k, v in L.items() if k != "name"}
+        attrs.update(w_dim=w_dim, use_fp16=np.bool_(False), conv_clamp=256, magnitude_ema_beta=0.999,
+                     in_size=[L["in_size"]] * 2, out_size=[L["out_size"]] * 2,
+                     in_cutoff=np.float64(L["in_cutoff"]), out_cutoff=np.float64(L["out_cutoff"]))
+        init = {k: attrs[k] for k in ("w_dim", "is_torgb", "is_critically_sampled", "use_fp16", "in_channels",
+                                      "out_channels", "in_cutoff", "out_cutoff")}
+        init.update(in_size=L["in_size"], out_size=L["out_size"])
+        for key in ("conv_kernel", "use_radial_filters", "magnitude_ema_beta"):
+            if key in kw:
+                init[key] = kw[key]
+        mods[L["name"]] = Persisted("SynthesisLayer", _module_state(
+            ctx, p, params=["weight", "bias"], buffers=bufs, attrs=attrs, init_kwargs=init,
+            modules={"affine": fc(p + "affine.", w_dim, L["in_channels"], bias_init=1)}))
+    num_ws = len(layers) + 1
+    synth_kwargs = {k: v for k, v in kw.items() if k not in ("z_dim", "c_dim", "mapping_kwargs")}
+    synthesis = Persisted("SynthesisNetwork", _module_state(
+        ctx, "synthesis.", modules=mods,
+        attrs=dict(w_dim=w_dim, num_ws=num_ws, img_resolution=kw["img_resolution"],
+                   img_channels=kw["img_channels"], num_layers=len(layers) - 1, num_critical=2, margin_size=10,
+                   output_scale=0.25, num_fp16_res=4, layer_names=[L["name"] for L in layers]),
+        init_kwargs=synth_kwargs))
+    n_map = kw["mapping_kwargs"].get("num_layers", 2)
+    feats = [kw["z_dim"] + (w_dim if kw["c_dim"] else 0)] + [w_dim] * n_map
+    mmods = {"embed": fc("mapping.embed.", kw["c_dim"], w_dim)} if kw["c_dim"] else {}
+    for i in range(n_map):
+        mmods[f"fc{i}"] = fc(f"mapping.fc{i}.", feats[i], feats[i + 1], activation="lrelu", lr=0.01)
+    mapping = Persisted("MappingNetwork", _module_state(
+        ctx, "mapping.", buffers=["w_avg"], modules=mmods,
+        attrs=dict(z_dim=kw["z_dim"], c_dim=kw["c_dim"], w_dim=w_dim, num_ws=num_ws, num_layers=n_map,
+                   w_avg_beta=0.998),
+        init_kwargs=dict(z_dim=kw["z_dim"], c_dim=kw["c_dim"], w_dim=w_dim, num_ws=num_ws,
+                         num_layers=n_map)))
+    gen_kwargs = {k: (NewObj(EASY_DICT, list(v.items())) if k == "mapping_kwargs" else v) for k, v in kw.items()}
+    gen = Persisted("Generator", _module_state(
+        ctx, "", modules={"synthesis": synthesis, "mapping": mapping},
+        attrs=dict(z_dim=kw["z_dim"], c_dim=kw["c_dim"], w_dim=w_dim, img_resolution=kw["img_resolution"],
+                   img_channels=kw["img_channels"], num_ws=num_ws),
+        init_kwargs=gen_kwargs))
+    missing = sorted(set(sd) - ctx.used)
+    if missing:
+        raise AssertionError(f"writer did not place {missing}")
+    return gen
+
+
+def sg3_snapshot(kw: dict, seed: int = 0) -> tuple[dict, dict[str, torch.Tensor]]:
+    """A stylegan3 training snapshot (markers, key order G, D, G_ema, augment_pipe, training_set_kwargs)
+    and the G_ema state dict it holds."""
+    sd = sg3_state_dict(kw, seed)
+    train = perturbed_state_dict(_Dict(sd))
+    snap = {"G": nvidia_sg3_generator(train, kw), "D": _dummy_discriminator(7),
+            "G_ema": nvidia_sg3_generator(sd, kw), "augment_pipe": None,
+            "training_set_kwargs": {"class_name": "training.dataset.ImageFolderDataset", "path": "/x.zip",
+                                    "resolution": kw["img_resolution"], "use_labels": bool(kw["c_dim"])}}
+    return snap, sd
+
+
+class _Dict:
+    """Adapter so `perturbed_state_dict` takes a plain state dict."""
+
+    def __init__(self, sd):
+        self._sd = sd
+
+    def state_dict(self):
+        return self._sd

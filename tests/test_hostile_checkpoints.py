@@ -235,7 +235,8 @@ def test_hostile_legacy_storage_blob_is_refused(tmp_path):
 
 
 # --------------------------------------------------------------------------------------------
-# StyleGAN3 networks: refused with a clear message.
+# StyleGAN3 networks: a malformed one is refused with a clear message; payloads hidden in a valid
+# StyleGAN3 snapshot are refused like those in StyleGAN2 ones.
 
 
 def _sg3_generator(with_input_class: bool) -> Persisted:
@@ -268,13 +269,64 @@ def _sg3_generator(with_input_class: bool) -> Persisted:
 
 
 @pytest.mark.parametrize("with_input_class", [True, False])
-def test_stylegan3_pickle_is_refused_with_clear_message(tmp_path, with_input_class):
+def test_malformed_stylegan3_pickle_is_refused_with_clear_message(tmp_path, with_input_class):
+    # Layers that do not follow the schedule of the file's own arguments (and lack tensors).
     snap = {"G": _sg3_generator(with_input_class), "D": None, "G_ema": _sg3_generator(with_input_class),
             "augment_pipe": None, "training_set_kwargs": {"resolution": 16}}
     path = tmp_path / "stylegan3-t-ffhqu-256x256.pkl"
     path.write_bytes(dumps(snap))
     msg = _load_refused(path, tmp_path / "MARKER")
-    assert "StyleGAN3" in msg and "not supported" in msg, msg
+    assert "StyleGAN3" in msg, msg
+
+
+def _sg3_snapshot_with(payload_obj, where: str) -> dict:
+    from checkpoint_writers import sg3_kwargs, sg3_snapshot
+    snap, _ = sg3_snapshot(sg3_kwargs("R"))
+    g_ema: Persisted = snap["G_ema"]
+    synthesis = g_ema.state["_modules"].dictitems[0][1]
+    layers = dict(synthesis.state["_modules"].dictitems)
+    layer = layers["L3_" + next(n[3:] for n in layers if n.startswith("L3_"))]
+    if where == "layer_attribute":  # where real files hold numpy scalars
+        layer.state["magnitude_ema_beta"] = payload_obj
+    elif where == "filter_storage":
+        layer.state["_buffers"].dictitems[-1] = (
+            "down_filter", Call(REBUILD_TENSOR, (Call(LOAD_FROM_BYTES, (payload_obj,)), 0, (12, 12), (12, 1),
+                                                 False, ordered_dict())))
+    elif where == "input_module":
+        synthesis.state["_modules"].dictitems[0] = ("input", payload_obj)
+    elif where == "flat_kwargs":
+        g_ema.state["_init_kwargs"]["magnitude_ema_beta"] = payload_obj
+    else:
+        raise AssertionError(where)
+    return snap
+
+
+@pytest.mark.parametrize("where", ["layer_attribute", "filter_storage", "input_module", "flat_kwargs"])
+@pytest.mark.parametrize("payload", ["os.system", "getattr_system"])
+def test_payload_hidden_in_stylegan3_snapshot_is_refused(tmp_path, payload, where):
+    refused, build = PAYLOADS[payload]
+    marker = tmp_path / "MARKER"
+    path = tmp_path / "stylegan3-r-snapshot.pkl"
+    path.write_bytes(dumps(_sg3_snapshot_with(build(marker), where), protocol=4))
+    msg = _load_refused(path, marker)
+    assert refused in msg, msg
+
+
+def test_stylegan3_with_unknown_argument_or_tampered_schedule_is_refused(tmp_path):
+    from checkpoint_writers import sg3_kwargs, sg3_snapshot
+    snap, _ = sg3_snapshot(sg3_kwargs("T"))
+    snap["G_ema"].state["_init_kwargs"]["use_custom_op"] = True
+    path = tmp_path / "a.pkl"
+    path.write_bytes(dumps(snap))
+    msg = _load_refused(path, tmp_path / "MARKER")
+    assert "use_custom_op" in msg, msg
+    snap, _ = sg3_snapshot(sg3_kwargs("T"))
+    synthesis = snap["G_ema"].state["_modules"].dictitems[0][1]
+    layer = synthesis.state["_modules"].dictitems[3][1]
+    layer.state["padding"] = [0, 0, 0, 0]
+    path.write_bytes(dumps(snap))
+    msg = _load_refused(path, tmp_path / "MARKER")
+    assert "padding" in msg, msg
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,14 +393,14 @@ def _load_damaged(path: Path):
     except Exception as e:  # noqa: BLE001 - the point of the test
         pytest.fail(f"{type(e).__name__} escaped instead of CheckpointError: {e}")
     else:
-        assert isinstance(G, Generator)
+        assert isinstance(G, (Generator, stylegan2.StyleGAN3Generator))
         result = "loaded"
     elapsed = time.monotonic() - t0
     assert elapsed < TIME_LIMIT_S, f"load took {elapsed:.1f}s"
     return result
 
 
-FIXTURE_NAMES = ["sg2ada_64.pkl", "tf_sg2_64_synthetic.pkl"]
+FIXTURE_NAMES = ["sg2ada_64.pkl", "tf_sg2_64_synthetic.pkl", "sg3_t_64.pkl", "shg_64x32.pkl"]
 
 
 def _cut_points(n: int) -> list[int]:

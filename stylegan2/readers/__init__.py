@@ -16,8 +16,10 @@ from pathlib import Path
 import torch
 
 from ..config import GeneratorConfig
+from ..config_sg3 import StyleGAN3Config
 from ..errors import CheckpointError
 from ..networks import Generator
+from ..networks_sg3 import StyleGAN3Generator
 from . import native, nvidia_pickle, rosinality, safe_pickle, tf_pickle
 
 FORMATS = ("nvidia-pytorch-pickle", "tensorflow-pickle", "rosinality-pt", "native-safetensors")
@@ -27,7 +29,12 @@ FORMATS = ("nvidia-pytorch-pickle", "tensorflow-pickle", "rosinality-pt", "nativ
 class CheckpointInfo:
     path: str
     format: str  # one of FORMATS
-    config: GeneratorConfig
+    config: GeneratorConfig | StyleGAN3Config  # by family: StyleGAN2 / StyleGAN-Human, or StyleGAN3-T / -R
+
+    @property
+    def family(self) -> str:
+        """'StyleGAN2', 'StyleGAN-Human' (rectangular), 'StyleGAN3-T' or 'StyleGAN3-R'."""
+        return self.config.family
 
 
 def detect_format(data: bytes) -> str:
@@ -42,7 +49,7 @@ def detect_format(data: bytes) -> str:
                           "StyleGAN2 .pkl, a rosinality .pt, or a .safetensors written by `draggan convert`)")
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str, torch.Tensor], str]:
+def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig | StyleGAN3Config, dict[str, torch.Tensor], str]:
     """Read a checkpoint file into (config, state dict in our names, format name) on the CPU."""
     path = Path(path)
     if not path.is_file():
@@ -77,14 +84,16 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str,
     return cfg, sd, fmt
 
 
-def build_generator(cfg: GeneratorConfig, state_dict: dict[str, torch.Tensor], source: str = "file") -> Generator:
-    """Instantiate our Generator and load the weights strictly, with a readable mismatch report."""
-    G = Generator(cfg)
+def build_generator(cfg: GeneratorConfig | StyleGAN3Config, state_dict: dict[str, torch.Tensor],
+                    source: str = "file") -> Generator | StyleGAN3Generator:
+    """Instantiate our generator of the config's family and load the weights strictly, with a readable
+    mismatch report."""
+    G = StyleGAN3Generator(cfg) if isinstance(cfg, StyleGAN3Config) else Generator(cfg)
     own = G.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
     if missing or unexpected:
-        raise CheckpointError(f"{source}: the weights do not match a StyleGAN2 generator of this config "
+        raise CheckpointError(f"{source}: the weights do not match a {cfg.family} generator of this config "
                               f"(missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
                               f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})")
     for k, t in state_dict.items():
@@ -98,8 +107,12 @@ def build_generator(cfg: GeneratorConfig, state_dict: dict[str, torch.Tensor], s
     return G.eval().requires_grad_(False)
 
 
-def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
-    """Load any supported checkpoint as our `Generator` (G_ema for NVIDIA files), in eval mode."""
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator | StyleGAN3Generator:
+    """Load any supported checkpoint as our generator (G_ema for NVIDIA files), in eval mode.
+
+    The family is decided by the file's content: StyleGAN3 layers -> `StyleGAN3Generator`;
+    otherwise `Generator` (StyleGAN2, or StyleGAN-Human when the const / noise tensors are H x H/2).
+    """
     cfg, sd, fmt = read_checkpoint(path)
     try:
         G = build_generator(cfg, sd, source=f"cannot load '{path}'")

@@ -2,8 +2,10 @@
 
 safetensors holds only tensors and a JSON header, so reading it cannot run code,
 and it loads fast. Metadata keys: `format` = "draggan-stylegan2", `format_version`,
-`config` (JSON of `GeneratorConfig`), plus free-form string entries (provenance,
-training settings) that `save_native` callers add.
+`family` ("stylegan2" for `GeneratorConfig`, StyleGAN-Human included; "stylegan3" for
+`StyleGAN3Config`; absent = "stylegan2", as files written before StyleGAN3 support),
+`config` (JSON of that config), plus free-form string entries (provenance, training
+settings) that `save_native` callers add.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ..config import GeneratorConfig
+from ..config_sg3 import StyleGAN3Config
 from ..errors import CheckpointError
 
 FORMAT_NAME = "draggan-stylegan2"
 FORMAT_VERSION = "1"
+FAMILIES = {"stylegan2": GeneratorConfig, "stylegan3": StyleGAN3Config}  # metadata `family` -> config class
 
 
 def looks_like_safetensors(data: bytes) -> bool:
@@ -41,7 +45,7 @@ def read_metadata(data: bytes) -> dict[str, str]:
     return meta if isinstance(meta, dict) else {}
 
 
-def read_native(data: bytes) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+def read_native(data: bytes) -> tuple[GeneratorConfig | StyleGAN3Config, dict[str, torch.Tensor]]:
     meta = read_metadata(data)
     if meta.get("format") != FORMAT_NAME:
         raise CheckpointError("this .safetensors file has no StyleGAN2 config in its metadata; "
@@ -49,8 +53,12 @@ def read_native(data: bytes) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"native format version {meta.get('format_version')!r} is not supported "
                               f"(this version reads {FORMAT_VERSION}); update the editor")
+    family = meta.get("family", "stylegan2")
+    if family not in FAMILIES:
+        raise CheckpointError(f"this .safetensors file holds a {family!r} generator, which this version does not "
+                              f"read (it reads {sorted(FAMILIES)}); update the editor")
     try:
-        cfg = GeneratorConfig.from_dict(json.loads(meta["config"]))
+        cfg = FAMILIES[family].from_dict(json.loads(meta["config"]))
     except (KeyError, json.JSONDecodeError, TypeError):
         raise CheckpointError("the generator config in the metadata is missing or corrupt") from None
     try:
@@ -62,7 +70,8 @@ def read_native(data: bytes) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
 
 def save_native(G, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
     """Write generator `G` (ours) to `path` as safetensors with its config in the metadata."""
-    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+    family = "stylegan3" if isinstance(G.cfg, StyleGAN3Config) else "stylegan2"
+    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "family": family,
             "config": json.dumps(G.cfg.to_dict(), sort_keys=True)}
     for k, v in (metadata or {}).items():
         meta[str(k)] = v if isinstance(v, str) else json.dumps(v, sort_keys=True)

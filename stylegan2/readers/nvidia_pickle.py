@@ -1,9 +1,12 @@
-"""Reader for NVIDIA's PyTorch pickles (stylegan2-ada-pytorch and the stylegan3 repo's StyleGAN2).
+"""Reader for NVIDIA's PyTorch pickles: stylegan2-ada-pytorch, the stylegan3 repo's StyleGAN2 and
+StyleGAN3 (`networks_stylegan3`, configs T and R), and StyleGAN-Human's rectangular StyleGAN2.
 
-File -> `safe_pickle` (persisted objects as data) -> state dict + `GeneratorConfig`.
-We read `G_ema`'s constructor kwargs (nested in stylegan2-ada, flat in stylegan3's
-`networks_stylegan2.py`) and walk `_parameters` / `_buffers` / `_modules` for the
-tensors; the embedded module source is never looked at.
+File -> `safe_pickle` (persisted objects as data) -> state dict + config. We read `G_ema`'s
+constructor kwargs (nested in stylegan2-ada, flat in the stylegan3 repo) and walk
+`_parameters` / `_buffers` / `_modules` for the tensors; the embedded module source is
+never looked at. The family is decided by content: StyleGAN3 by its `SynthesisInput` /
+`L{k}_*` layers (-> `StyleGAN3Config`, its schedule checked against the stored layer
+attributes); StyleGAN-Human by `synthesis.b4.const` [C, 4, 2] and H x H/2 noise buffers.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ import numpy as np
 import torch
 
 from ..config import GeneratorConfig
+from ..config_sg3 import StyleGAN3Config
 from ..errors import CheckpointError
 from .safe_pickle import PersistedObject
 
-# Class names only StyleGAN3 (alias-free) synthesis networks have.
+# Class names only StyleGAN3 (alias-free) synthesis networks have: their files take the StyleGAN3 path.
 _STYLEGAN3_CLASSES = {"SynthesisInput"}
 
 _SYNTHESIS_KEYS = {"channel_base", "channel_max", "num_fp16_res", "conv_clamp", "architecture",
@@ -64,9 +68,19 @@ _ADA_DEFAULTS = {"w_avg_beta": 0.995, "num_fp16_res": 0, "conv_clamp": None}
 _SG3_DEFAULTS = {"w_avg_beta": 0.998, "num_fp16_res": 4, "conv_clamp": 256}
 
 
-def _config_from_kwargs(kw: dict, built: dict) -> GeneratorConfig:
-    """Constructor kwargs (+ attributes the built modules stored, `built`) -> config."""
+def _config_from_kwargs(kw: dict, built: dict, square: bool = True) -> GeneratorConfig:
+    """Constructor kwargs (+ attributes the built modules stored, `built`) -> config.
+
+    `square` comes from the tensor shapes (StyleGAN-Human's released files do not say it).
+    """
     kw = _plain(kw)
+    # StyleGAN-Human's public train.py adds square=False (and its renderer padding=True, a display
+    # option); the released files carry neither. The tensors decide; a contradiction is corruption.
+    said_square = kw.pop("square", None)
+    kw.pop("padding", None)
+    if said_square is not None and bool(said_square) != square:
+        raise CheckpointError(f"G_ema's kwargs say square={said_square} but its const/noise tensors are "
+                              f"{'square' if square else 'rectangular'}; the file is corrupt")
     nested = "synthesis_kwargs" in kw
     mapping = dict(kw.pop("mapping_kwargs", None) or {})
     synthesis = dict(kw.pop("synthesis_kwargs", None) or {})
@@ -102,11 +116,103 @@ def _config_from_kwargs(kw: dict, built: dict) -> GeneratorConfig:
         conv_clamp=synthesis["conv_clamp"],
         use_noise=synthesis.get("use_noise", True),
         num_fp16_res=synthesis["num_fp16_res"],
+        square=square,
     )
     return GeneratorConfig(**cfg)
 
 
-def read_nvidia_pickle(top) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+def _is_square(tensors: dict[str, torch.Tensor]) -> bool:
+    """Square StyleGAN2 or StyleGAN-Human's H x H/2 synthesis, from the const and noise buffer shapes."""
+    const = tensors.get("synthesis.b4.const")
+    if const is None or const.ndim != 3 or const.shape[1] != 4 or const.shape[2] not in (4, 2):
+        raise CheckpointError(f"synthesis.b4.const has shape {None if const is None else tuple(const.shape)}, "
+                              "expected [C, 4, 4] (StyleGAN2) or [C, 4, 2] (StyleGAN-Human); the file is not supported")
+    square = const.shape[2] == 4
+    for name, t in tensors.items():
+        if name.endswith(".noise_const"):
+            h = t.shape[0] if t.ndim == 2 else -1
+            if t.ndim != 2 or t.shape[1] != (h if square else h // 2):
+                raise CheckpointError(f"{name} has shape {tuple(t.shape)} but b4.const is {tuple(const.shape)}: "
+                                      "the noise buffers and the const disagree about the image shape")
+    return square
+
+
+# networks_stylegan3.Generator: flat synthesis + layer kwargs (CHECKPOINTS.md section 4).
+_SG3_SYNTHESIS_KEYS = {"channel_base", "channel_max", "num_layers", "num_critical", "first_cutoff", "first_stopband",
+                       "last_stopband_rel", "margin_size", "output_scale", "num_fp16_res", "conv_kernel",
+                       "filter_size", "lrelu_upsampling", "use_radial_filters", "conv_clamp", "magnitude_ema_beta"}
+_SG3_MAPPING_KEYS = {"num_layers": "mapping_layers", "lr_multiplier": "mapping_lr_multiplier",
+                     "w_avg_beta": "w_avg_beta"}
+# What the built SynthesisNetwork / SynthesisLayer stored as attributes; compared with our schedule.
+_SG3_NETWORK_ATTRS = ("num_layers", "num_critical", "margin_size", "output_scale", "num_fp16_res")
+_SG3_LAYER_ATTRS = ("in_channels", "out_channels", "conv_kernel", "up_factor", "down_factor", "up_taps",
+                    "down_taps", "down_radial", "padding", "is_torgb", "is_critically_sampled")
+
+
+def sg3_config_from_kwargs(kw: dict, g: PersistedObject) -> StyleGAN3Config:
+    """networks_stylegan3.Generator kwargs -> `StyleGAN3Config`, checked against the built layers."""
+    kw = _plain(kw)
+    mapping = dict(kw.pop("mapping_kwargs", None) or {})
+    cfg = {}
+    for key in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels"):
+        if key not in kw:
+            raise CheckpointError(f"G_ema has no '{key}' argument; the file is not a StyleGAN3 generator pickle")
+        cfg[key] = kw.pop(key)
+    for key in list(kw):
+        if key in _SG3_SYNTHESIS_KEYS:
+            cfg[key] = kw.pop(key)
+    unknown = sorted(set(kw) | (set(mapping) - set(_SG3_MAPPING_KEYS)))
+    if unknown:
+        raise CheckpointError(f"StyleGAN3 generator argument(s) {unknown} are not supported; "
+                              "the file was written by a modified stylegan3 or is corrupt")
+    for key, ours in _SG3_MAPPING_KEYS.items():
+        if key in mapping and mapping[key] is not None:
+            cfg[ours] = mapping[key]
+    synthesis = (g.state.get("_modules") or {}).get("synthesis")
+    if not isinstance(synthesis, PersistedObject):
+        raise CheckpointError("G_ema has no synthesis network; the file is corrupt")
+    for key in _SG3_NETWORK_ATTRS:  # the signature defaults the kwargs omit, as the module stored them
+        value = _plain(synthesis.state.get(key))
+        if value is not None and key not in cfg:
+            cfg[key] = value
+    layers = synthesis.state.get("_modules") or {}
+    first = next((m for n, m in layers.items() if str(n).startswith("L0_")), None)
+    if isinstance(first, PersistedObject):
+        for key in ("conv_clamp", "magnitude_ema_beta", "conv_kernel"):
+            if key in first.state and key not in cfg:
+                cfg[key] = _plain(first.state[key])
+    try:
+        config = StyleGAN3Config(**cfg)
+    except TypeError as e:
+        raise CheckpointError(f"invalid StyleGAN3 generator arguments: {e}") from None
+    _check_sg3_layers(config, layers)
+    config.extra = {"format": "nvidia-pytorch-pickle"}
+    return config
+
+
+def _check_sg3_layers(cfg: StyleGAN3Config, layers: dict) -> None:
+    """The stored layer names and schedule attributes must be the ones our config computes."""
+    specs = cfg.layer_specs()
+    names = [str(n) for n in layers if str(n) != "input"]
+    expected = [s.name for s in specs]
+    if names != expected:
+        raise CheckpointError(f"the StyleGAN3 synthesis layers are {names[:4]}... but its arguments give "
+                              f"{expected[:4]}...; the file is corrupt or not a stylegan3 snapshot")
+    for spec in specs:
+        layer = layers[spec.name]
+        if not isinstance(layer, PersistedObject):
+            raise CheckpointError(f"synthesis.{spec.name} is not a persisted module; the file is corrupt")
+        for key in _SG3_LAYER_ATTRS:
+            if key not in layer.state:
+                continue
+            stored, ours = _plain(layer.state[key]), getattr(spec, key)
+            if (list(stored) if isinstance(stored, (list, tuple)) else stored) != \
+                    (list(ours) if isinstance(ours, tuple) else ours):
+                raise CheckpointError(f"synthesis.{spec.name}.{key} is {stored!r} in the file but {ours!r} "
+                                      "for its arguments; the file is corrupt or from a modified stylegan3")
+
+
+def read_nvidia_pickle(top) -> tuple[GeneratorConfig | StyleGAN3Config, dict[str, torch.Tensor]]:
     """The unpickled top-level dict -> (config, state dict of G_ema)."""
     g = top.get("G_ema")
     if g is None:
@@ -117,17 +223,17 @@ def read_nvidia_pickle(top) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
     tensors: dict[str, torch.Tensor] = {}
     classes: set[str] = set()
     _walk(g, "", tensors, classes)
-    if classes & _STYLEGAN3_CLASSES or any(k.startswith("synthesis.L") for k in tensors):
-        raise CheckpointError("StyleGAN3 networks are not supported yet; use a StyleGAN2 checkpoint "
-                              "(e.g. stylegan2-ffhq-512x512.pkl)")
     if g.class_name != "Generator":
         raise CheckpointError(f"'G_ema' is a {g.class_name}, not a Generator; the file is not supported")
     kwargs = g.state.get("_init_kwargs")
     if not isinstance(kwargs, dict) or g.state.get("_init_args"):
         raise CheckpointError("G_ema has no readable constructor arguments; the file is corrupt or not supported")
-    cfg = _config_from_kwargs(kwargs, _built_attributes(g))
+    if classes & _STYLEGAN3_CLASSES or any(k.startswith(("synthesis.L", "synthesis.input.")) for k in tensors):
+        cfg = sg3_config_from_kwargs(kwargs, g)
+    else:
+        cfg = _config_from_kwargs(kwargs, _built_attributes(g), square=_is_square(tensors))
     # The mapping network is built with the generator's num_ws; its buffer layout is implicit.
-    cfg.extra = {"format": "nvidia-pytorch-pickle",
+    cfg.extra = {**cfg.extra, "format": "nvidia-pytorch-pickle",
                  "training_set_kwargs": _json_safe(top.get("training_set_kwargs"))}
     return cfg, tensors
 
