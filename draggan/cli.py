@@ -181,8 +181,9 @@ def cmd_edit(args) -> int:
     outputs = EditOutputs.beside(args.out, args.video, inputs=[args.points, mask_path, args.latent, checkpoint],
                                  compare=args.compare)
     G = _load(checkpoint, args.device)
-    res = G.img_resolution
-    handles, targets = pts.scaled(res)
+    res = G.img_resolution  # the height: radii and presets scale with it
+    size = tuple(getattr(G, "img_size", (res, res)))  # (H, W)
+    handles, targets = pts.scaled(size)
     changes = {k: v for k, v in dict(
         max_steps=args.steps, lr=args.lr, latent_space=args.space, num_optimized_layers=args.layers,
         r1=_radius(args.r1, res, "--r1"), r2=_radius(args.r2, res, "--r2"), lambda_mask=args.lambda_mask,
@@ -192,7 +193,7 @@ def cmd_edit(args) -> int:
     preset = official_config if args.official else (paper_config if args.paper else None)
     config = preset(res, **changes) if preset else DragConfig(**changes)
     config.resolved(res, G.synthesis.block_resolutions)  # a block this model lacks fails now, in one line
-    mask = read_mask(mask_path, res) if mask_path is not None else None
+    mask = read_mask(mask_path, size) if mask_path is not None else None
     if args.latent is not None:
         if args.seed is not None or args.trunc is not None:
             print(f"note: --seed and --trunc are ignored: the edit starts from the latent {args.latent}")

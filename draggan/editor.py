@@ -65,7 +65,15 @@ class Editor(Exports):
     # ---- model and image ----
     @property
     def resolution(self) -> int:
+        """Image height, px (0 = no model)."""
         return self.G.img_resolution if self.G is not None else 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the image, px; (0, 0) = no model. StyleGAN-Human images are half as wide as high."""
+        if self.G is None:
+            return (0, 0)
+        return tuple(getattr(self.G, "img_size", (self.G.img_resolution, self.G.img_resolution)))
 
     @property
     def running(self) -> bool:
@@ -85,7 +93,8 @@ class Editor(Exports):
             config = config.with_(feature_block=None)
         ws = seed_to_ws(G, self.seed, self.psi, label=config.label)
         self.open_generator(G, ws, config, checkpoint=str(path.resolve()))
-        self.message = f"opened {path.name} ({G.img_resolution}x{G.img_resolution}, {G.num_ws} W+ layers)"
+        height, width = self.size
+        self.message = f"opened {path.name} ({width}x{height}, {G.num_ws} W+ layers)"
         return self.message
 
     def open_generator(self, G, ws: torch.Tensor, config: DragConfig | None = None, checkpoint: str | None = None,
@@ -131,7 +140,7 @@ class Editor(Exports):
         """Apply a point edit (`commands.POINT_EDITS`); a running drag stops first. Bad points change nothing."""
         points = self.points.copy()
         cmd.apply(points)
-        size = (self.resolution, self.resolution) if self.G is not None else None
+        size = self.size if self.G is not None else None
         validate_pairs(points.handles, points.targets, size, complete=False)
         if self.running:
             self._end_run("stopped")
@@ -145,8 +154,9 @@ class Editor(Exports):
             if values.dtype.kind not in "iub" or not np.isin(values, PAINT_VALUES).all():
                 raise DragGANError(f"a painted mask holds only {PAINT_VALUES} (unpainted, movable, fixed)")
             paint = values.astype(np.int8)
-            if self.G is not None and paint.shape != (self.resolution,) * 2:
-                raise DragGANError(f"the mask must be {self.resolution}x{self.resolution}, got {paint.shape}")
+            if self.G is not None and paint.shape != self.size:
+                raise DragGANError(f"the mask must be {self.size[1]}x{self.size[0]} (W x H, the image size), "
+                                   f"got {paint.shape[1] if paint.ndim > 1 else '?'}x{paint.shape[0]}")
             if not paint.any():
                 paint = None
         if self.session is not None:
@@ -283,9 +293,10 @@ class Editor(Exports):
         same = self.G is not None and self.checkpoint is not None and Path(self.checkpoint).exists() \
             and ckpt.resolve().samefile(self.checkpoint)
         G = self.G if same else self._load(ckpt)
-        if data.resolution != G.img_resolution:
-            raise DragGANError(f"session '{path}' is for a {data.resolution}x{data.resolution} model, but "
-                               f"'{ckpt.name}' makes {G.img_resolution}x{G.img_resolution} images")
+        size = tuple(getattr(G, "img_size", (G.img_resolution, G.img_resolution)))
+        if tuple(data.size) != size:
+            raise DragGANError(f"session '{path}' is for a model of {data.size[1]}x{data.size[0]} images, but "
+                               f"'{ckpt.name}' makes {size[1]}x{size[0]} images")
         fingerprint = self._fingerprint if same and self._fingerprint else weights_fingerprint(G)
         note = ""
         if data.checkpoint_fingerprint is None:

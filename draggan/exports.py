@@ -71,7 +71,7 @@ class Exports:
         if self._fingerprint is None:
             self._fingerprint = weights_fingerprint(self.G)
         handles, targets = self.points.arrays()
-        return SessionData(self.checkpoint, self.resolution, self.seed, self.psi, s.current_ws().cpu().numpy(),
+        return SessionData(self.checkpoint, self.size, self.seed, self.psi, s.current_ws().cpu().numpy(),
                            self.ws0.cpu().numpy(), handles, targets, self.paint, self.config, self._fingerprint)
 
     def save_session(self, path: str | Path) -> str:

@@ -18,9 +18,10 @@ FIXED_RGBA = (0, 0, 12, 130)  # overlay over what must stay put: darkened, so th
 MOVABLE_RGBA = (90, 255, 150, 45)  # a faint tint over movable strokes, to see what was painted
 
 
-def empty_paint(size: int) -> np.ndarray:
-    """An unpainted layer for a size x size image: int8 [H, W]."""
-    return np.zeros((size, size), dtype=np.int8)
+def empty_paint(size: int | tuple[int, int]) -> np.ndarray:
+    """An unpainted layer for an image of `size` (H, W), or size x size: int8 [H, W]."""
+    shape = (size, size) if isinstance(size, (int, np.integer)) else tuple(int(v) for v in size)
+    return np.zeros(shape, dtype=np.int8)
 
 
 def paint_segment(paint: np.ndarray, p0, p1, radius: float, value: int) -> bool:

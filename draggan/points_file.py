@@ -45,13 +45,14 @@ class PointsFile:
     ignored_keys: tuple[str, ...] = ()
     source: str = "points file"  # how error messages name the file
 
-    def scaled(self, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-        """(handles, targets) [n, 2] in pixels of a `resolution` image, checked to lie inside it."""
+    def scaled(self, size: int | tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(handles, targets) [n, 2] in pixels of an image of `size` (H, W) (an int: square), checked inside it."""
+        height, width = (size, size) if isinstance(size, (int, np.integer)) else size
         h, t = self.handles, self.targets
         if self.image_size is not None:
-            scale = resolution / np.asarray(self.image_size, dtype=np.float64)  # [2] x and y factors
-            h, t = h * scale, t * scale
-        return validate_pairs(h, t, (resolution, resolution), what=self.source)
+            scale = np.array([width, height], dtype=np.float64) / np.asarray(self.image_size, dtype=np.float64)
+            h, t = h * scale, t * scale  # [2] x and y factors
+        return validate_pairs(h, t, (height, width), what=self.source)
 
 
 def _read_bytes(path: Path, what: str, limit: int) -> bytes:
@@ -111,18 +112,19 @@ def read_points(path: str | os.PathLike, resolution: int | None = None) -> Point
     return pf
 
 
-def read_mask(path: str | os.PathLike, resolution: int) -> np.ndarray:
-    """A mask image (white = may move) -> float32 [R, R] in {0, 1}; resized if it has another size.
+def read_mask(path: str | os.PathLike, size: int | tuple[int, int]) -> np.ndarray:
+    """A mask image (white = may move) -> float32 [H, W] in {0, 1} for an image of `size`; resized if needed.
 
     The size is checked from the header before any pixel is decoded, so a small file that
     claims to be 20000x20000 (a decompression bomb) is refused without allocating it.
     """
     from PIL import Image
     path = Path(path)
+    height, width = (size, size) if isinstance(size, (int, np.integer)) else size
     if path.is_dir():
         raise DragGANError(f"the mask '{path}' is a folder; give a PNG file")
     too_big = (f"the mask '{path}' is larger than {MAX_MASK_PIXELS // 2 ** 20} megapixels; "
-               f"give a mask at the image size ({resolution}x{resolution})")
+               f"give a mask at the image size ({width}x{height})")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -134,14 +136,13 @@ def read_mask(path: str | os.PathLike, resolution: int) -> np.ndarray:
     except Exception as e:  # Pillow raises many types for a damaged or foreign file
         raise DragGANError(f"cannot read the mask '{path}' as an image ({type(e).__name__}: {e})") from None
     with img:
-        width, height = img.size
-        if width * height > MAX_MASK_PIXELS:
+        if img.size[0] * img.size[1] > MAX_MASK_PIXELS:
             raise DragGANError(too_big)
         try:
             grey = img.convert("L")
-            if grey.size != (resolution, resolution):
-                grey = grey.resize((resolution, resolution), Image.NEAREST)
-            pixels = np.asarray(grey)  # [R, R] uint8
+            if grey.size != (width, height):
+                grey = grey.resize((width, height), Image.NEAREST)
+            pixels = np.asarray(grey)  # [H, W] uint8
         except Exception as e:
             raise DragGANError(f"cannot read the mask '{path}' as an image ({type(e).__name__}: {e})") from None
     return (pixels >= 128).astype(np.float32)

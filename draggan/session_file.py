@@ -33,6 +33,7 @@ from .errors import DragGANError
 from .images import PROVENANCE
 from .mask import FIXED, MOVABLE, UNPAINTED
 from .outputs import os_error_message, write_output
+from .limits import brief
 from .points import validate_pairs
 
 FORMAT = "draggan-session"
@@ -44,7 +45,7 @@ _PAINT_CODES = {UNPAINTED: 0, MOVABLE: 1, FIXED: 2}  # paint value -> PNG grey l
 @dataclass
 class SessionData:
     checkpoint: str | None  # path of the generator's checkpoint (as absolute as it was known)
-    resolution: int  # image size the points and mask refer to, px
+    size: tuple[int, int] | int  # (H, W) of the image the points and mask refer to, px (an int: square)
     seed: int  # image seed (NVIDIA convention)
     truncation_psi: float
     latent: np.ndarray  # float32 [1, L, D] the current (edited) W+
@@ -54,6 +55,16 @@ class SessionData:
     paint: np.ndarray | None  # int8 [H, W] brush layer (see draggan.mask), None = nothing painted
     config: DragConfig
     checkpoint_fingerprint: str | None = None  # weights_fingerprint() of the generator; None in older files
+
+    def __post_init__(self):
+        if isinstance(self.size, (int, np.integer)):
+            self.size = (int(self.size), int(self.size))
+        self.size = (int(self.size[0]), int(self.size[1]))
+
+    @property
+    def resolution(self) -> int:
+        """Image height, px (the generator's img_resolution)."""
+        return self.size[0]
 
 
 # ---- encoding ----
@@ -81,7 +92,7 @@ def save_session(path: str | os.PathLike, data: SessionData) -> None:
         ckpt = str(Path(data.checkpoint).resolve())
     doc = {
         "format": FORMAT, "version": VERSION, "software": f"draggan-editor {__version__}", "note": PROVENANCE,
-        "checkpoint": ckpt, "resolution": int(data.resolution), "seed": int(data.seed),
+        "checkpoint": ckpt, "resolution": int(data.resolution), "size": list(data.size), "seed": int(data.seed),
         "truncation_psi": float(data.truncation_psi),
         "latent": _encode_array(data.latent),
         "latent_original": None if data.latent_original is None else _encode_array(data.latent_original),
@@ -147,14 +158,14 @@ def _decode_array(path: Path, key: str, value) -> np.ndarray:
     return arr
 
 
-def _decode_points(path: Path, value, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+def _decode_points(path: Path, value, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(value, dict) or set(value) != {"handles", "targets"}:
         raise _fail(path, "'points' must be {\"handles\": [[x, y], ...], \"targets\": [[x, y], ...]}")
-    return validate_pairs(value["handles"], value["targets"], (resolution, resolution), complete=False,
+    return validate_pairs(value["handles"], value["targets"], size, complete=False,
                           what=f"session '{path}'")
 
 
-def _decode_paint(path: Path, value, resolution: int) -> np.ndarray | None:
+def _decode_paint(path: Path, value, size: tuple[int, int]) -> np.ndarray | None:
     if value is None:
         return None
     if not isinstance(value, dict) or "png_base64" not in value:
@@ -162,12 +173,12 @@ def _decode_paint(path: Path, value, resolution: int) -> np.ndarray | None:
     try:
         img = Image.open(io.BytesIO(base64.b64decode(value["png_base64"], validate=True)))
     except Image.DecompressionBombError:
-        raise _fail(path, f"'paint' claims an image far larger than the {resolution}x{resolution} model "
+        raise _fail(path, f"'paint' claims an image far larger than the {size[1]}x{size[0]} model "
                           "(a decompression bomb?)") from None
     except (binascii.Error, TypeError, ValueError, UnidentifiedImageError, OSError):
         raise _fail(path, "'paint' is not a base64 PNG") from None
-    if img.size != (resolution, resolution):  # checked before decoding: no decompression bomb
-        raise _fail(path, f"'paint' is {img.size[0]}x{img.size[1]}, the image is {resolution}x{resolution}")
+    if img.size != (size[1], size[0]):  # checked before decoding: no decompression bomb
+        raise _fail(path, f"'paint' is {img.size[0]}x{img.size[1]}, the image is {size[1]}x{size[0]}")
     try:
         img.load()
     except (ValueError, OSError, Image.DecompressionBombError):
@@ -175,8 +186,8 @@ def _decode_paint(path: Path, value, resolution: int) -> np.ndarray | None:
     if img.mode != "L":
         raise _fail(path, f"'paint' must be a greyscale PNG, got mode {img.mode}")
     codes = np.asarray(img)
-    if codes.shape != (resolution, resolution):
-        raise _fail(path, f"'paint' is {codes.shape[1]}x{codes.shape[0]}, the image is {resolution}x{resolution}")
+    if codes.shape != tuple(size):
+        raise _fail(path, f"'paint' is {codes.shape[1]}x{codes.shape[0]}, the image is {size[1]}x{size[0]}")
     if not np.isin(codes, list(_PAINT_CODES.values())).all():
         raise _fail(path, "'paint' may only hold 0 (unpainted), 1 (movable) and 2 (fixed)")
     paint = np.zeros(codes.shape, dtype=np.int8)
@@ -243,6 +254,11 @@ def load_session(path: str | os.PathLike) -> SessionData:
     res = doc["resolution"]
     if not isinstance(res, int) or isinstance(res, bool) or res < 4:
         raise _fail(path, f"'resolution' must be an image size in px, got {res!r}")
+    size = doc.get("size", [res, res])  # older sessions: square images
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                               and v >= 4 for v in size) and size[0] == res):
+        raise _fail(path, f"'size' must be [height, width] in px with height = 'resolution', got {brief(size)}")
+    size = (size[0], size[1])
     seed, psi = doc["seed"], doc["truncation_psi"]
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2 ** 32:
         raise _fail(path, f"'seed' must be an integer in [0, 2^32), got {seed!r}")
@@ -257,13 +273,13 @@ def load_session(path: str | os.PathLike) -> SessionData:
         original = _decode_array(path, "latent_original", doc["latent_original"])
         if original.shape != latent.shape:
             raise _fail(path, f"'latent_original' has shape {original.shape}, 'latent' {latent.shape}")
-    handles, targets = _decode_points(path, doc["points"], res)
-    paint = _decode_paint(path, doc.get("paint"), res)
+    handles, targets = _decode_points(path, doc["points"], size)
+    paint = _decode_paint(path, doc.get("paint"), size)
     config = _decode_config(path, doc["settings"])
     fingerprint = doc.get("checkpoint_fingerprint")
     if fingerprint is not None and not (isinstance(fingerprint, str) and fingerprint.startswith("sha256:")):
         raise _fail(path, "'checkpoint_fingerprint' must be null or 'sha256:...'")
-    return SessionData(ckpt, res, seed, float(psi), latent, original, handles, targets, paint, config, fingerprint)
+    return SessionData(ckpt, size, seed, float(psi), latent, original, handles, targets, paint, config, fingerprint)
 
 
 def find_checkpoint(data: SessionData, session_path: str | os.PathLike) -> Path:

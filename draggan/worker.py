@@ -42,7 +42,8 @@ class WorkerState:
     stamp: int = 0  # increases with every publication; the GUI ignores states it has seen
     # model
     checkpoint: str | None = None  # path of the open checkpoint
-    resolution: int = 0  # image size, px; 0 = no model open
+    resolution: int = 0  # image height, px; 0 = no model open
+    size: tuple = (0, 0)  # (H, W) of the image, px (StyleGAN-Human: W = H/2)
     block_resolutions: tuple = ()
     num_ws: int = 0
     loading: str | None = None  # the file being opened, while it loads
@@ -258,7 +259,7 @@ class EditWorker:
         cfg = s.cfg if s is not None else None
         fields = dict(
             checkpoint=e.checkpoint, session_path=e.session_path, loading=self._loading, loaded_id=e.loaded_id,
-            dirty=e.dirty, resolution=e.resolution,
+            dirty=e.dirty, resolution=e.resolution, size=e.size,
             block_resolutions=tuple(G.synthesis.block_resolutions) if G is not None else (),
             num_ws=G.num_ws if G is not None else 0,
             seed=e.seed, psi=e.psi, image=e.image, image_id=e.image_id,

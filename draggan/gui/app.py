@@ -305,7 +305,7 @@ def _paint_copy(s: WorkerState) -> np.ndarray | None:
     """The GUI's own brush layer from a published state (an empty one when nothing is painted)."""
     if s.paint is not None:
         return s.paint.copy()
-    return empty_paint(s.resolution) if s.resolution else None
+    return empty_paint(s.size) if s.resolution else None
 
 
 @dataclass

@@ -52,7 +52,8 @@ class Canvas:
         self.offset = (0.0, 0.0)  # screen position of the image's top-left edge, relative to the canvas origin
         self.origin = (0.0, 0.0)  # canvas top-left on screen
         self.size = (1.0, 1.0)
-        self.res = 0
+        self.res = 0  # image height, px (0 = no image)
+        self.res_w = 0  # image width, px (StyleGAN-Human images are half as wide as high)
         self.fit_pending = True
         self.dragging: tuple[int, bool] | None = None  # (pair index, is_target) being moved
         self.selected: int | None = None  # pair index (Delete removes it)
@@ -82,16 +83,17 @@ class Canvas:
         self.offset = (self.offset[0] + anchor[0] - sx, self.offset[1] + anchor[1] - sy)
 
     def _do_fit(self) -> None:
-        self.zoom = min(max(min(self.size) * 0.96 / self.res, ZOOM_RANGE[0]), ZOOM_RANGE[1])
-        self.offset = ((self.size[0] - self.res * self.zoom) / 2, (self.size[1] - self.res * self.zoom) / 2)
+        fit = min(self.size[0] / self.res_w, self.size[1] / self.res) * 0.96
+        self.zoom = min(max(fit, ZOOM_RANGE[0]), ZOOM_RANGE[1])
+        self.offset = ((self.size[0] - self.res_w * self.zoom) / 2, (self.size[1] - self.res * self.zoom) / 2)
         self.fit_pending = False
 
     def _clamp(self, x: float, y: float) -> tuple[float, float]:
         """Round to a pixel centre inside the image."""
-        return (float(min(max(round(x), 0), self.res - 1)), float(min(max(round(y), 0), self.res - 1)))
+        return (float(min(max(round(x), 0), self.res_w - 1)), float(min(max(round(y), 0), self.res - 1)))
 
     def _inside(self, x: float, y: float) -> bool:
-        return -0.5 <= x <= self.res - 0.5 and -0.5 <= y <= self.res - 0.5
+        return -0.5 <= x <= self.res_w - 0.5 and -0.5 <= y <= self.res - 0.5
 
     def hit(self, points: Points, sx: float, sy: float) -> tuple[int, bool] | None:
         """The point under screen position (sx, sy): (pair index, is_target), targets first."""
@@ -105,14 +107,16 @@ class Canvas:
         return best
 
     # ---- one frame ----
-    def draw(self, image: Texture | None, res: int, points: Points, tool: str, brush_mode: str, brush_radius: float,
-             paint: np.ndarray | None, overlays: Overlays) -> CanvasEvents:
+    def draw(self, image: Texture | None, size: tuple[int, int] | int, points: Points, tool: str, brush_mode: str,
+             brush_radius: float, paint: np.ndarray | None, overlays: Overlays) -> CanvasEvents:
+        """size: (H, W) of the image in px (an int for a square one; 0 = no image)."""
         ev = CanvasEvents()
+        res, res_w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
         pos = imgui.get_cursor_screen_pos()
         avail = imgui.get_content_region_avail()
         self.origin, self.size = (pos.x, pos.y), (max(avail.x, 32.0), max(avail.y, 32.0))
-        if res != self.res:
-            self.res, self.fit_pending, self.dragging, self.selected = res, True, None, None
+        if (res, res_w) != (self.res, self.res_w):
+            self.res, self.res_w, self.fit_pending, self.dragging, self.selected = res, res_w, True, None, None
         if self.fit_pending and res:
             self._do_fit()
         imgui.invisible_button("##canvas", imgui.ImVec2(*self.size), imgui.ButtonFlags_.mouse_button_left
@@ -194,7 +198,7 @@ class Canvas:
     # ---- drawing ----
     def _draw_image(self, dl, image: Texture, overlays: Overlays) -> None:
         a = imgui.ImVec2(*self.to_screen(-0.5, -0.5))
-        b = imgui.ImVec2(*self.to_screen(self.res - 0.5, self.res - 0.5))
+        b = imgui.ImVec2(*self.to_screen(self.res_w - 0.5, self.res - 0.5))
         dl.add_image(image.ref, a, b)
         if overlays.heat is not None and overlays.heat.ready:
             dl.add_image(overlays.heat.ref, a, b, None, None, theme.u32((1, 1, 1, overlays.heat_alpha)))

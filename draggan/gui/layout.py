@@ -96,7 +96,7 @@ def _draw_left(app) -> None:
 
 def _draw_centre(app) -> None:
     s = app.state
-    factor = pixel_factor(app.canvas.zoom, s.resolution)
+    factor = pixel_factor(app.canvas.zoom, max(s.size))
     if factor != app.texel_factor:  # zoomed across a step: re-magnify the textures once
         app.texel_factor = factor
         app.paint_dirty = True
@@ -115,7 +115,7 @@ def _draw_centre(app) -> None:
         windows=(s.r1, s.r2) if r.open and r.show_windows else None,
         query=fv.query if r.open and fv is not None and fv.heat is not None else None,
         placeholder=placeholder(app))
-    ev = app.canvas.draw(app.image_tex if s.image is not None else None, s.resolution, app.points,
+    ev = app.canvas.draw(app.image_tex if s.image is not None else None, s.size, app.points,
                           app.tools.tool, app.tools.brush_mode, app.tools.brush_radius, app.paint, overlays)
     (x0, y0), (w, h) = app.canvas.origin, app.canvas.size
     app.rects["canvas"] = ((x0, y0), (x0 + w, y0 + h))

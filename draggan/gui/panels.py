@@ -78,7 +78,7 @@ def draw_model_section(p: FileParams, state: WorkerState, recent: list[str], rec
     elif state.checkpoint:
         imgui.text(Path(state.checkpoint).name)
         _tip(state.checkpoint)
-        imgui.text_disabled(f"{state.resolution}x{state.resolution} px, {state.num_ws} W+ layers, "
+        imgui.text_disabled(f"{state.size[1]}x{state.size[0]} px, {state.num_ws} W+ layers, "
                             f"blocks b{state.block_resolutions[0]}..b{state.block_resolutions[-1]}")
     else:
         imgui.text_colored(imgui.ImVec4(*theme.WARN), "No model open")

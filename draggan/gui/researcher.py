@@ -42,13 +42,17 @@ class ResearcherParams:
         return SetFeatureView(self.open, self.block, query, self.metric)
 
 
-def _picture(tex: Texture, size: float, res: int) -> tuple[float, float] | None:
-    """Show a square texture; the image px under the cursor when hovered."""
+def _picture(tex: Texture, size: float, image_size: tuple[int, int]) -> tuple[float, float] | None:
+    """Show a texture `size` px high with the image's aspect; the image px under the cursor when hovered."""
+    height, width = image_size
+    if not height:
+        return None
+    w = size * width / height
     origin = imgui.get_cursor_screen_pos()
-    imgui.image(tex.ref, imgui.ImVec2(size, size))
-    if imgui.is_item_hovered() and res:
+    imgui.image(tex.ref, imgui.ImVec2(w, size))
+    if imgui.is_item_hovered():
         m = imgui.get_io().mouse_pos
-        return ((m.x - origin.x) / size * res - 0.5, (m.y - origin.y) / size * res - 0.5)
+        return ((m.x - origin.x) / w * width - 0.5, (m.y - origin.y) / size * height - 0.5)
     return None
 
 
@@ -92,11 +96,11 @@ def draw_researcher_panel(p: ResearcherParams, state: WorkerState, points: Point
                        + (f"{fv.query[0]:.0f}, {fv.query[1]:.0f}." if fv.query else "the cursor."))
     imgui.pop_style_color()
     side = (imgui.get_content_region_avail().x - imgui.get_style().item_spacing.x) / 2
-    hovered = _picture(pca, side, state.resolution)
+    hovered = _picture(pca, side, state.size)
     record_item(rects, "pca_image")
     imgui.same_line()
     if fv.heat is not None and heat.ready:
-        hovered = _picture(heat, side, state.resolution) or hovered
+        hovered = _picture(heat, side, state.size) or hovered
         record_item(rects, "heat_image")
     else:
         imgui.dummy(imgui.ImVec2(side, side))
@@ -117,15 +121,15 @@ def _draw_handle_closeups(state: WorkerState, points: Points, image: Texture) ->
     if not m or not image.ready:
         return
     imgui.separator_text(f"around the handles (r1 = {state.r1:g} px, r2 = {state.r2:g} px)")
-    res = state.resolution
+    height, width = state.size
     half = state.r2 + CROP_MARGIN
     size = min((imgui.get_content_region_avail().x - imgui.get_style().item_spacing.x) / 2, 150.0)
     dl = imgui.get_window_draw_list()
     for i in range(m):
         (hx, hy), (tx, ty) = points.handles[i], points.targets[i]
         x0, y0 = hx - half, hy - half  # crop in image px (pixel-centre coordinates)
-        uv0 = imgui.ImVec2((x0 + 0.5) / res, (y0 + 0.5) / res)
-        uv1 = imgui.ImVec2((x0 + 2 * half + 0.5) / res, (y0 + 2 * half + 0.5) / res)
+        uv0 = imgui.ImVec2((x0 + 0.5) / width, (y0 + 0.5) / height)
+        uv1 = imgui.ImVec2((x0 + 2 * half + 0.5) / width, (y0 + 2 * half + 0.5) / height)
         origin = imgui.get_cursor_screen_pos()
         imgui.image(image.ref, imgui.ImVec2(size, size), uv0, uv1)
         scale = size / (2 * half)
