@@ -51,7 +51,7 @@ def _measure(spec: dict) -> dict:
     rng = np.random.default_rng(0)
     handles = rng.uniform(0.3 * res, 0.7 * res, size=(spec["points"], 2))
     targets = np.clip(handles + rng.uniform(-0.2 * res, 0.2 * res, size=handles.shape), 0, res - 1)
-    cfg = DragConfig(full_forward=spec["variant"] == "full forward", max_steps=10 ** 6, stop_distance=1e-3)
+    cfg = DragConfig(full_forward=spec["variant"] == "full forward", max_steps=MAX_STEPS, stop_distance=1e-3)
     session = DragSession.from_seed(G, 0, 0.7, cfg)
     session.set_points(handles, targets)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

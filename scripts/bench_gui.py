@@ -25,6 +25,7 @@ from draggan.gui.app import AppOptions, EditorApp  # noqa: E402
 from draggan.gui.driver import Driver  # noqa: E402
 from draggan.gui.window import Window  # noqa: E402
 from draggan.commands import SetConfig  # noqa: E402
+from draggan.limits import MAX_STEPS  # noqa: E402
 
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "sg2ada_64.pkl"
 
@@ -66,7 +67,7 @@ def main() -> int:
     try:
         drive.wait_until(lambda: app.state.resolution > 0 and app.image_tex.ready, 120, "the model to load")
         res = app.state.resolution
-        app.worker.send(SetConfig(DragConfig(max_steps=1_000_000)))
+        app.worker.send(SetConfig(DragConfig(max_steps=MAX_STEPS)))
         drive.click(app.canvas.to_screen(0.25 * res, 0.5 * res))
         drive.click(app.canvas.to_screen(0.75 * res, 0.5 * res))
         drive.frames(10)
