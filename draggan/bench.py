@@ -27,12 +27,20 @@ from .outputs import check_output, write_output
 from .points import MAX_POINTS
 
 
-def synthetic_generator(res: int, device):
-    """A random-weight config-f StyleGAN2 at `res` (z = w = 512, 8 mapping layers)."""
+SYNTHETIC_FAMILIES = ("stylegan2", "stylegan3-t", "stylegan3-r")
+
+
+def synthetic_generator(res: int, device, family: str = "stylegan2"):
+    """A random-weight generator at `res`: config-f StyleGAN2, or StyleGAN3-T / -R with the stylegan3 defaults."""
     import torch
-    from stylegan2 import Generator, GeneratorConfig
+    from stylegan2 import Generator, GeneratorConfig, StyleGAN3Config, StyleGAN3Generator
     torch.manual_seed(0)
-    G = Generator(GeneratorConfig(img_resolution=res, channel_base=32768 if res >= 512 else 16384))
+    if family == "stylegan2":
+        G = Generator(GeneratorConfig(img_resolution=res, channel_base=32768 if res >= 512 else 16384))
+    else:
+        r = family == "stylegan3-r"
+        G = StyleGAN3Generator(StyleGAN3Config(img_resolution=res, conv_kernel=1 if r else 3, use_radial_filters=r,
+                                               channel_base=65536 if r else 32768, channel_max=1024 if r else 512))
     return G.eval().requires_grad_(False).to(device)
 
 
@@ -43,7 +51,7 @@ def _measure(spec: dict) -> dict:
     from .engine import DragConfig, DragSession
     device = torch.device(spec["device"])
     if spec["synthetic"]:
-        G = synthetic_generator(spec["synthetic"], device)
+        G = synthetic_generator(spec["synthetic"], device, spec["family"])
     else:
         from stylegan2 import load_generator
         G = load_generator(spec["checkpoint"], device)
@@ -72,6 +80,7 @@ def _measure(spec: dict) -> dict:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
         kind = "process max RSS"
     return {"variant": spec["variant"], "resolution": res, "feature_block": session.cfg.feature_block,
+            "family": getattr(G, "family", "StyleGAN2"),
             "steps_per_s": spec["steps"] / dt, "ms_per_step": 1000 * dt / spec["steps"], "peak_mb": peak_mb,
             "memory": kind, "device": str(device), "threads": torch.get_num_threads()}
 
@@ -80,7 +89,8 @@ def _measure(spec: dict) -> dict:
 class BenchOptions:
     """What `draggan bench` measures; every field is checked by `check()` before a process starts."""
     checkpoint: str | None = None  # checkpoint to time; None = the shipped demo model (unused with `synthetic`)
-    synthetic: int | None = None  # resolution of a random-weight config-f generator to time instead
+    synthetic: int | None = None  # resolution of a random-weight generator to time instead
+    family: str = "stylegan2"  # the synthetic generator's family: stylegan2 (config f), stylegan3-t, stylegan3-r
     device: str | None = None  # cpu, cuda, cuda:N or mps; None = CUDA if present, else CPU
     steps: int = 20  # timed steps per variant
     warmup: int = 3  # untimed steps before them (allocator, kernel caches)
@@ -93,6 +103,10 @@ class BenchOptions:
             raise DragGANError("give either a checkpoint or a synthetic resolution (--synthetic RES), not both")
         if self.synthetic is not None:
             check_synthetic_resolution(self.synthetic)
+        if self.family not in SYNTHETIC_FAMILIES:
+            raise DragGANError(f"the synthetic family must be one of {SYNTHETIC_FAMILIES}, got {self.family!r}")
+        if self.family != "stylegan2" and self.synthetic is None:
+            raise DragGANError("--family chooses a synthetic generator: give --synthetic RES with it")
         check_int(self.steps, "the number of timed steps", 1, MAX_STEPS)
         check_int(self.warmup, "the number of warm-up steps", 0, MAX_STEPS)
         check_int(self.points, "the number of points", 1, MAX_POINTS)
@@ -137,7 +151,8 @@ def run_bench(options: BenchOptions) -> list[dict]:
     # penalises both alike instead of whichever happened to run during it.
     for round_ in range(options.repeats):
         for variant in ("ours", "full forward"):
-            spec = dict(variant=variant, device=device, synthetic=options.synthetic, checkpoint=checkpoint,
+            spec = dict(variant=variant, device=device, synthetic=options.synthetic, family=options.family,
+                        checkpoint=checkpoint,
                         steps=options.steps, warmup=options.warmup, points=options.points)
             print(f"round {round_ + 1}/{options.repeats}: '{variant}' ({options.warmup} warm-up + "
                   f"{options.steps} timed steps) ...", flush=True)
@@ -155,7 +170,8 @@ def run_bench(options: BenchOptions) -> list[dict]:
     ours, full = rows
     print(f"\n{'variant':<14}{'res':>6}{'block':>7}{'steps/s':>10}{'ms/step':>10}{'peak MB':>10}")
     for r in rows:
-        print(f"{r['variant']:<14}{r['resolution']:>6}{'b' + str(r['feature_block']):>7}"
+        label = ("L" if r["family"].startswith("StyleGAN3") else "b") + str(r["feature_block"])
+        print(f"{r['variant']:<14}{r['resolution']:>6}{label:>7}"
               f"{r['steps_per_s']:>10.2f}{r['ms_per_step']:>10.1f}{r['peak_mb']:>10.0f}")
     print(f"\nspeed-up {ours['steps_per_s'] / full['steps_per_s']:.2f}x, memory {ours['peak_mb'] / full['peak_mb']:.2f}x "
           f"({ours['memory']}, {ours['device']}, {ours['threads']} threads)")

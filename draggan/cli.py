@@ -192,7 +192,7 @@ def cmd_edit(args) -> int:
         raise DragGANError("choose one of --official (the authors' code) and --paper (the paper's text)")
     preset = official_config if args.official else (paper_config if args.paper else None)
     config = preset(res, **changes) if preset else DragConfig(**changes)
-    config.resolved(res, G.synthesis.block_resolutions)  # a block this model lacks fails now, in one line
+    config.resolved(res, G.synthesis.block_resolutions, G.family)  # a block this model lacks fails now, in one line
     mask = read_mask(mask_path, size) if mask_path is not None else None
     if args.latent is not None:
         if args.seed is not None or args.trunc is not None:
@@ -221,7 +221,8 @@ def cmd_edit(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import BenchOptions, run_bench
-    run_bench(BenchOptions(checkpoint=args.checkpoint, synthetic=args.synthetic, device=args.device,
+    run_bench(BenchOptions(checkpoint=args.checkpoint, synthetic=args.synthetic, family=args.family,
+                           device=args.device,
                            steps=args.steps, warmup=args.warmup, points=args.points, repeats=args.repeats,
                            json_out=args.json))
     return 0
@@ -338,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("bench", help="steps/s and memory of the engine vs a full forward every step")
     sp.add_argument("checkpoint", nargs="?", default=None, help="checkpoint (default: the shipped demo model)")
     sp.add_argument("--synthetic", type=_synthetic, default=None, metavar="RES",
-                    help="use a random-weight config-f generator at RES (256, 512, 1024) instead")
+                    help="use a random-weight generator at RES (256, 512, 1024) instead")
+    sp.add_argument("--family", default="stylegan2", choices=["stylegan2", "stylegan3-t", "stylegan3-r"],
+                    help="the --synthetic generator: StyleGAN2 config f (default) or StyleGAN3-T / -R")
     sp.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if present, else cpu)")
     sp.add_argument("--steps", type=_int(1, MAX_STEPS), default=20, help="timed steps per variant")
     sp.add_argument("--warmup", type=_int(0, MAX_STEPS), default=3)

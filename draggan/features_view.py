@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .engine.sampling import sample_image_res
+from .engine.session import image_part
 
 METRICS = ("l1", "cosine")
 PCA_PERCENTILE = 1.0  # %, both tails clipped so a few outliers do not wash out the colours
@@ -117,7 +118,7 @@ class FeatureViewer:
         if key != self._key:
             with torch.no_grad():
                 out = G.synthesis.run(ws, noise_mode, feature_blocks=[block], render_image=False)
-            self._feat = out.features[block].cpu()
+            self._feat = image_part(G, out.features[block], block).cpu()
             self._pca = pca_rgb(self._feat)
             self._key = key
         heat = colormap(similarity_map(self._feat, size, query, metric)) if query is not None else None

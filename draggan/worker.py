@@ -37,6 +37,11 @@ _OOM_ERRORS = tuple({getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda
 _EMPTY = np.zeros(0)
 
 
+def block_label(key: int, family: str) -> str:
+    """How the GUI names a feature map: block b64 (StyleGAN2) or layer L5 (StyleGAN3)."""
+    return f"L{key}" if family.startswith("StyleGAN3") else f"b{key}"
+
+
 @dataclass(frozen=True, eq=False)
 class WorkerState:
     stamp: int = 0  # increases with every publication; the GUI ignores states it has seen
@@ -46,6 +51,7 @@ class WorkerState:
     size: tuple = (0, 0)  # (H, W) of the image, px (StyleGAN-Human: W = H/2)
     block_resolutions: tuple = ()
     num_ws: int = 0
+    family: str = ""  # StyleGAN2, StyleGAN-Human, StyleGAN3-T or StyleGAN3-R
     loading: str | None = None  # the file being opened, while it loads
     loaded_id: int = 0  # increases when a checkpoint or session replaced everything (GUI re-reads all)
     session_path: str | None = None  # the session file last opened or saved
@@ -123,6 +129,7 @@ class EditWorker:
         self._view_time = 0.0
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
+        self._unfinished = 0  # commands sent and not yet published (see `busy`)
         self._state = WorkerState(seed=self.editor.seed, psi=self.editor.psi, config=config)
         self._closed = False
         self._thread = None
@@ -133,6 +140,8 @@ class EditWorker:
     # ---- the GUI's side ----
     def send(self, cmd) -> None:
         if not self._closed:
+            with self._lock:
+                self._unfinished += 1
             self._queue.put(cmd)
 
     def snapshot(self) -> WorkerState:
@@ -145,6 +154,12 @@ class EditWorker:
             self._queue.put(c.Shutdown())
             self._thread.join(timeout)
         self._closed = True
+
+    @property
+    def busy(self) -> bool:
+        """Commands were sent whose effect the published state does not show yet."""
+        with self._lock:
+            return self._unfinished > 0
 
     @property
     def alive(self) -> bool:
@@ -186,6 +201,8 @@ class EditWorker:
             self._guard(self._handle, cmd)
         if cmds:
             self._publish()
+            with self._lock:
+                self._unfinished -= len(cmds)
         return bool(cmds)
 
     def run_until_idle(self, max_ticks: int = 100_000) -> WorkerState:
@@ -261,7 +278,7 @@ class EditWorker:
             checkpoint=e.checkpoint, session_path=e.session_path, loading=self._loading, loaded_id=e.loaded_id,
             dirty=e.dirty, resolution=e.resolution, size=e.size,
             block_resolutions=tuple(G.synthesis.block_resolutions) if G is not None else (),
-            num_ws=G.num_ws if G is not None else 0,
+            num_ws=G.num_ws if G is not None else 0, family=getattr(G, "family", "StyleGAN2") if G else "",
             seed=e.seed, psi=e.psi, image=e.image, image_id=e.image_id,
             handles=tuple(e.points.handles), targets=tuple(e.points.targets), points_rev=self._points_rev,
             paint=e.paint, trail=tuple(log.trail), running=e.running, status=log.status,

@@ -45,7 +45,11 @@ def test_protocol_runs_every_variant_and_writes_the_schema(fixture_G, monkeypatc
     r = bm.benchmark(fixture_G, n_pairs=2, max_steps=3, variant_pairs=1, progress=False)
     for key in ("md", "md_no_edit", "seconds_per_edit"):
         assert set(r[key]) == {"1", "5", "all"}
-    assert set(r["variants"]) == {"no tracking", "W instead of W+", "official settings", "paper"}
+    assert set(r["variants"]) == {bm.MASKED, "no tracking", "W instead of W+", "whole-pixel tracking",
+                                  "supervision not anchored", "before issue 11 (2e-3, whole pixels, not anchored)",
+                                  "official settings", "paper"}
+    for v in (r, *r["variants"].values()):
+        assert 0 <= v["converged_all_edits"] <= 1 and set(v["outside_change"]) == {"1", "5", "all"}
     assert all(v["pairs"] == 1 for v in r["variants"].values())
     assert all(s <= 3 for s in r["steps_per_edit"].values())
     # "no edit" is the distance between A's and B's detected landmarks, independent of the edit
@@ -100,8 +104,9 @@ def test_parallel_workers_give_the_serial_results(fixture_G, sg2ada_path, monkey
         torch.set_num_threads(threads)
     parallel = list(bm._run_edits(None, jobs, 2, str(sg2ada_path)))
     assert len(parallel) == len(jobs)
-    for (md_s, _, steps_s, ok_s), (md_p, _, steps_p, ok_p) in zip(serial, parallel):
+    for (md_s, _, steps_s, ok_s, conv_s, out_s), (md_p, _, steps_p, ok_p, conv_p, out_p) in zip(serial, parallel):
         assert md_p == pytest.approx(md_s, abs=1e-4) and steps_p == steps_s and ok_p == ok_s
+        assert conv_p == conv_s and out_p == pytest.approx(out_s, abs=1e-4)
     with pytest.raises(DragGANError, match="path"):
         list(bm._run_edits(fixture_G, jobs, 2, None))
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from draggan.engine import DragConfig, DragSession, official_config
+from draggan.engine.session import w_spread
 from draggan.engine.motion import (mask_loss, motion_loss, motion_loss_reference, track_points,
                                    track_points_reference)
 from draggan.engine.sampling import sample_bilinear, sample_image_res, upsample
@@ -213,16 +214,22 @@ def test_fast_path_equals_full_forward_path(G, config):
         ra, rb = a.step(render_image=True), b.step(render_image=True)
         assert np.array_equal(ra.handles, rb.handles)
         assert ra.loss == pytest.approx(rb.loss, rel=1e-4)
-        assert np.array_equal(ra.image, rb.image)
+        # float-level differences in the gradient, times our larger step, may flip a uint8 rounding
+        assert np.abs(ra.image.astype(int) - rb.image.astype(int)).max() <= 1
     assert torch.allclose(a.current_ws(), b.current_ws(), atol=1e-5)
 
 
-def test_mask_keeps_the_fixed_region(fixture_G):
+@pytest.mark.parametrize("lambda_mask, most", [(None, 0.85), (2.0, 0.5)])
+def test_mask_keeps_the_fixed_region(fixture_G, lambda_mask, most):
+    """Our default weight (0.5, chosen so masked edits still arrive) holds back less than a larger one."""
     changes = {}
     fixed = np.ones((64, 64), np.float32)
     fixed[:, 24:] = 0  # the right part must stay (mask = 1 where movable)
+    config = DragConfig(max_steps=15)
+    if lambda_mask is not None:
+        config = config.with_(lambda_mask=lambda_mask)
     for use_mask in (False, True):
-        session = DragSession.from_seed(fixture_G, 2, config=DragConfig(max_steps=15))
+        session = DragSession.from_seed(fixture_G, 2, config=config)
         start = session.render().astype(np.float32)
         session.set_points([[12, 30]], [[20, 30]])
         if use_mask:
@@ -230,7 +237,7 @@ def test_mask_keeps_the_fixed_region(fixture_G):
         session.run()
         end = session.render().astype(np.float32)
         changes[use_mask] = np.abs(end - start)[:, 32:].mean()
-    assert changes[True] < 0.5 * changes[False]
+    assert changes[True] < most * changes[False]
 
 
 def test_run_moves_the_handle_toward_the_target_and_continues(fixture_G):
@@ -270,8 +277,11 @@ def test_step_size_change_applies_to_the_running_drag(G):
     session = DragSession.from_seed(G, 0)
     session.set_points([[10, 10]], [[20, 14]])
     session.step()
-    session.set_config(session.config.with_(lr=0.05))
-    assert session.drag is not None and session.drag.optimizer.param_groups[0]["lr"] == 0.05
+    session.set_config(session.config.with_(lr=0.05))  # ours: in units of the model's W spread
+    assert session.drag is not None
+    assert session.drag.optimizer.param_groups[0]["lr"] == pytest.approx(0.05 * w_spread(G))
+    session.set_config(session.config.with_(lr=0.05, lr_relative=False))
+    assert session.drag.optimizer.param_groups[0]["lr"] == 0.05
 
 
 def test_nan_step_keeps_the_last_good_latent(G):

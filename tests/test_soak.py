@@ -79,6 +79,10 @@ def test_random_use_for_a_while(sg2ada_path, tmp_path):
             drive.key(imgui.Key.z, ctrl=True) if rng.random() < 0.6 else drive.key(imgui.Key.y, ctrl=True)
 
         def save():
+            # As a person does: look at the current state first (a Save GIF enabled by a state the queued
+            # Reset has already replaced would rightly say "nothing to animate").
+            drive.wait_until(lambda: not app.worker.busy and app.worker.snapshot().stamp == app.state.stamp,
+                             30, "the editor to settle")
             app.do(rng.choice(["save_image", "save_latent", "save_session", "save_gif"]))
 
         def misc():

@@ -60,17 +60,40 @@ def runnable_changes(resolution: int) -> dict:
     return changes
 
 
+MASKED = "ours, movable-region mask"  # the variant that edits with `movable_region` as its mask
+MASK_PAD_AT_64 = 8.0  # px the movable boxes reach beyond handle and target at 64 px; scales with the size
+
+
 def variants(resolution: int, max_steps: int) -> dict[str, DragConfig]:
-    """Benchmark rows by name; `benchmark(variant_names=[...])` runs a subset (ours always runs)."""
+    """Benchmark rows by name; `benchmark(variant_names=[...])` runs a subset (ours always runs).
+
+    MASKED runs ours with a mask: `movable_region` around its handles and targets.
+    """
     base = DragConfig(max_steps=max_steps)
     fit = runnable_changes(resolution)
     return {
         "ours": base,
+        MASKED: base,
         "no tracking": base.with_(tracking=False),
         "W instead of W+": base.with_(latent_space="w"),
+        "whole-pixel tracking": base.with_(tracking_subpixel=1),
+        "supervision not anchored": base.with_(anchored_supervision=False),
+        "before issue 11 (2e-3, whole pixels, not anchored)": base.with_(
+            lr_relative=False, lr=2e-3, tracking_subpixel=1, anchored_supervision=False),
         "official settings": official_config(resolution, max_steps=max_steps, **fit),
         "paper": paper_config(resolution, max_steps=max_steps, **fit),
     }
+
+
+def movable_region(handles: np.ndarray, targets: np.ndarray, size: int) -> np.ndarray:
+    """[size, size] float mask, 1 inside the box around each handle and its target grown by the pad."""
+    pad = MASK_PAD_AT_64 * size / 64
+    m = np.zeros((size, size), np.float32)
+    ys, xs = np.mgrid[0:size, 0:size]
+    for h, t in zip(np.asarray(handles, float), np.asarray(targets, float)):
+        lo, hi = np.minimum(h, t) - pad, np.maximum(h, t) + pad
+        m[(xs >= lo[0]) & (xs <= hi[0]) & (ys >= lo[1]) & (ys <= hi[1])] = 1
+    return m
 
 
 def detect(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,14 +168,20 @@ class EditOutcome:
     found: np.ndarray  # [len(idx)] bool, re-detected in the edited image
     steps: int
     seconds: float
+    converged: bool  # stopped at the stop distance (not at the step limit)
+    outside_change: float  # mean |edited - A| (uint8 levels, over RGB) outside `movable_region`
 
 
-def edit_pair(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> EditOutcome:
-    """Drag A's landmarks `idx` to B's and detect them again in the result."""
+def edit_pair(G, pair: Pair, idx: list[int], config: DragConfig, psi: float, masked: bool = False) -> EditOutcome:
+    """Drag A's landmarks `idx` to B's and detect them again in the result (masked: with `movable_region`)."""
     session = DragSession(G, seed_to_ws(G, pair.seed_a, psi, label=config.label), config)
     res = G.img_resolution
     handles = np.clip(pair.points_a[idx], 0, res - 1)
     targets = np.clip(pair.points_b[idx], 0, res - 1)
+    before = session.render().astype(np.float64)
+    region = movable_region(handles, targets, res)
+    if masked:
+        session.set_mask(region)
     session.set_points(handles, targets)
     t0 = time.perf_counter()
     result = session.run()
@@ -161,13 +190,17 @@ def edit_pair(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> 
     pts, found = detect(image)
     # A landmark the detector lost counts at its tracked handle position (never dropped from the mean).
     after = np.where(found[idx, None], pts[idx], result.handles)
-    return EditOutcome(image, after, found[idx], result.step, seconds)
+    outside = region == 0
+    change = float(np.abs(image - before).mean(-1)[outside].mean()) if outside.any() else 0.0
+    return EditOutcome(image, after, found[idx], result.step, seconds, bool(result.converged), change)
 
 
-def run_edit(G, pair: Pair, idx: list[int], config: DragConfig, psi: float) -> tuple[float, float, int, bool]:
-    """One benchmark edit -> (MD after, seconds, steps, all landmarks re-detected)."""
-    e = edit_pair(G, pair, idx, config, psi)
-    return mean_distance(e.after, pair.points_b[idx]), e.seconds, e.steps, bool(e.found.all())
+def run_edit(G, pair: Pair, idx: list[int], config: DragConfig, psi: float,
+             masked: bool = False) -> tuple[float, float, int, bool, bool, float]:
+    """One benchmark edit -> (MD after, seconds, steps, all re-detected, converged, change outside the region)."""
+    e = edit_pair(G, pair, idx, config, psi, masked)
+    return (mean_distance(e.after, pair.points_b[idx]), e.seconds, e.steps, bool(e.found.all()), e.converged,
+            e.outside_change)
 
 
 _WORKER_G = None  # the model inside a benchmark worker process
@@ -211,18 +244,24 @@ def benchmark(G, n_pairs: int, seed: int = 2023, psi: float = 1.0, max_steps: in
     names = list(configs) if variant_names is None else ["ours", *[v for v in variant_names if v != "ours"]]
     per_variant = {name: (pairs if name == "ours" else pairs[: variant_pairs or n_pairs]) for name in names}
     keys = [(name, which, pair) for name in names for which in POINT_SETS for pair in per_variant[name]]
-    jobs = [(pair, point_indices(pair, which), configs[name], psi) for name, which, pair in keys]
+    jobs = [(pair, point_indices(pair, which), configs[name], psi, name == MASKED) for name, which, pair in keys]
     bar = tqdm(total=len(jobs), desc="benchmark edits", unit="edit", disable=not progress)
     out: dict = {"resolution": G.img_resolution, "pairs": n_pairs, "seed": seed, "truncation_psi": psi,
                  "max_steps": max_steps, "rejected_pairs": rejected, "md": {}, "md_no_edit": {},
-                 "seconds_per_edit": {}, "steps_per_edit": {}, "lost_landmarks": {}, "variants": {}}
+                 "seconds_per_edit": {}, "steps_per_edit": {}, "lost_landmarks": {}, "variants": {}, "edits": []}
     runs: dict = {}
-    for (name, which, pair), job, (md, secs, steps, ok) in zip(keys, jobs, _run_edits(G, jobs, workers, checkpoint)):
-        r = runs.setdefault((name, which), {"md": [], "secs": [], "steps": [], "lost": 0, "no_edit": []})
+    for (name, which, pair), job, (md, secs, steps, ok, conv, outside) in zip(
+            keys, jobs, _run_edits(G, jobs, workers, checkpoint)):
+        r = runs.setdefault((name, which), {"md": [], "secs": [], "steps": [], "lost": 0, "no_edit": [],
+                                            "converged": [], "outside": []})
         r["md"].append(md)
         r["secs"].append(secs)
         r["steps"].append(steps)
         r["lost"] += not ok
+        r["converged"].append(conv)
+        r["outside"].append(outside)
+        out["edits"].append({"variant": name, "points": which, "pair": per_variant[name].index(pair),
+                             "md": md, "steps": steps, "converged": conv, "outside_change": outside})
         r["no_edit"].append(mean_distance(pair.points_a[job[1]], pair.points_b[job[1]]))
         bar.update(1)
         bar.set_postfix(variant=name, points=which, md=f"{np.mean(r['md']):.2f}")
@@ -230,7 +269,8 @@ def benchmark(G, n_pairs: int, seed: int = 2023, psi: float = 1.0, max_steps: in
     for name in names:
         stats = {which: {"md": float(np.mean(r["md"])), "md_no_edit": float(np.mean(r["no_edit"])),
                          "seconds": float(np.mean(r["secs"])), "steps": float(np.mean(r["steps"])),
-                         "lost": r["lost"], "pairs": len(r["md"])}
+                         "steps_median": float(np.median(r["steps"])), "converged": float(np.mean(r["converged"])),
+                         "outside_change": float(np.mean(r["outside"])), "lost": r["lost"], "pairs": len(r["md"])}
                  for which in POINT_SETS for r in [runs[(name, which)]]}
         if name == "ours":
             out["md"] = {k: v["md"] for k, v in stats.items()}
@@ -238,14 +278,25 @@ def benchmark(G, n_pairs: int, seed: int = 2023, psi: float = 1.0, max_steps: in
             out["seconds_per_edit"] = {k: v["seconds"] for k, v in stats.items()}
             out["steps_per_edit"] = {k: v["steps"] for k, v in stats.items()}
             out["lost_landmarks"] = {k: v["lost"] for k, v in stats.items()}
+            out.update(_extra_stats(stats, runs, name))
         else:
             out["variants"][name] = {"md": {k: v["md"] for k, v in stats.items()},
                                      "md_no_edit": {k: v["md_no_edit"] for k, v in stats.items()},
                                      "seconds_per_edit": {k: v["seconds"] for k, v in stats.items()},
                                      "steps_per_edit": {k: v["steps"] for k, v in stats.items()},
                                      "pairs": len(per_variant[name]),
-                                     "settings": asdict(configs[name])}
+                                     "settings": asdict(configs[name]), **_extra_stats(stats, runs, name)}
     return out
+
+
+def _extra_stats(stats: dict, runs: dict, name: str) -> dict:
+    """Convergence and the change outside the movable region, per point set and over all edits."""
+    every = [s for which in POINT_SETS for s in runs[(name, which)]["steps"]]
+    conv = [c for which in POINT_SETS for c in runs[(name, which)]["converged"]]
+    return {"steps_median": {k: v["steps_median"] for k, v in stats.items()},
+            "converged": {k: v["converged"] for k, v in stats.items()},
+            "outside_change": {k: v["outside_change"] for k, v in stats.items()},
+            "steps_median_all_edits": float(np.median(every)), "converged_all_edits": float(np.mean(conv))}
 
 
 PAPER_RATIOS = {"1": 2.44 / 12.93, "5": 3.18 / 11.66, "all": 4.73 / 16.02}  # DragGAN / no edit, Table 1
@@ -255,14 +306,14 @@ def format_table(r: dict) -> str:
     res = r["resolution"]
     lines = [f"Face-landmark benchmark: {r['pairs']} pairs, {res}x{res}, max {r['max_steps']} steps, "
              f"seed {r['seed']}, psi {r['truncation_psi']}",
-             f"{'method':<20}{'MD 1 pt':>10}{'MD 5 pts':>10}{'MD all':>10}{'s/edit (5)':>12}"]
+             f"{'method':<50}{'MD 1 pt':>10}{'MD 5 pts':>10}{'MD all':>10}{'s/edit (5)':>12}"]
 
     def row(name, md, secs=None):
         cells = "".join(f"{md[k]:>10.2f}" for k in POINT_SETS)
-        return f"{name:<20}{cells}{'' if secs is None else f'{secs:>12.2f}'}"
+        return f"{name:<50}{cells}{'' if secs is None else f'{secs:>12.2f}'}"
 
     lines.append(row("no edit", r["md_no_edit"]))
-    lines.append(row("ours (paper settings)", r["md"], r["seconds_per_edit"]["5"]))
+    lines.append(row("ours", r["md"], r["seconds_per_edit"]["5"]))
     for name, v in r["variants"].items():
         note = f" [{v['pairs']} pairs]" if v["pairs"] != r["pairs"] else ""
         lines.append(row(name + note, v["md"], v["seconds_per_edit"]["5"]))
@@ -271,6 +322,13 @@ def format_table(r: dict) -> str:
     lines.append(f"MD / no edit  {ratios}")
     lines.append(f"MD as a fraction of the image size: " +
                  "  ".join(f"{k}: {r['md'][k] / res:.3f}" for k in POINT_SETS))
+    lines.append(f"{'steps (median; converged)':<28}" + "".join(f"{k}: {s:>5.0f} ({c:.0%})  " for k, s, c in (
+        (k, r["steps_median"][k], r["converged"][k]) for k in POINT_SETS)))
+    for name, v in [("ours", r), *r["variants"].items()]:
+        if "converged_all_edits" in v:
+            lines.append(f"  {name}: median steps {v['steps_median_all_edits']:.0f}, converged "
+                         f"{v['converged_all_edits']:.0%}, change outside the movable region "
+                         + " / ".join(f"{v['outside_change'][k]:.2f}" for k in POINT_SETS))
     return "\n".join(lines)
 
 

@@ -1,8 +1,10 @@
 """Settings of a drag edit (DragGAN paper Sec. 3.4 unless noted), in one typed config.
 
 Three presets: `DragConfig()` (ours: the paper's settings with floors and fixes that make small
-models work), `paper_config` (the paper's text, literally) and `official_config` (the authors'
-public code, `viz/renderer.py`, step for step). Every difference between them is a named field.
+models work, plus the measured changes of docs/METHOD-NOTES.md: a step in units of the model's W
+spread, sub-pixel tracking, anchored supervision, a lighter mask term), `paper_config` (the paper's
+text, literally) and `official_config` (the authors' public code, `viz/renderer.py`, step for
+step); both presets turn our additions off (`OURS_OFF`). Every difference is a named field.
 """
 
 from __future__ import annotations
@@ -24,11 +26,20 @@ WINDOWS = ("strict", "inclusive")
 PADDINGS = ("border", "zeros")
 LABELS = ("first_class", "zeros")
 NOISE_MODES = ("const", "random", "none")
+MASK_DISTANCES = ("l1", "l2")
+SG3_FEATURE_LAYER = 5  # StyleGAN3 layer whose output drives supervision and tracking (see default_feature_block)
 MAX_RADIUS = 8192.0  # px; no image is larger, and resolved() also refuses radii beyond the image
 
 
-def default_feature_block(img_resolution: int) -> int:
-    """b128 (the 6th block, paper Sec. 3.2) for models of 256 px and up; res/2 for smaller ones (ours)."""
+def default_feature_block(img_resolution: int, family: str = "StyleGAN2") -> int:
+    """The feature map DragGAN reads: a block resolution (StyleGAN2, StyleGAN-Human) or a layer index (StyleGAN3).
+
+    StyleGAN2: b128 (the 6th block, paper Sec. 3.2) for models of 256 px and up; res/2 for smaller
+    ones (ours). StyleGAN3: layer L{SG3_FEATURE_LAYER}, chosen by measured tracking accuracy
+    (docs/METHOD-NOTES.md; the authors' code takes index 5 of every family).
+    """
+    if family.startswith("StyleGAN3"):
+        return SG3_FEATURE_LAYER
     return 128 if img_resolution >= 256 else max(4, img_resolution // 2)
 
 
@@ -45,16 +56,26 @@ class DragConfig:
     # True: the size-scaled default radii are at least R1_MIN / R2_MIN px (ours). False: the formula
     # alone, as the paper and the official code (r1 = 0 below 86 px: an error, nothing would be supervised).
     radius_floor: bool = True
-    lambda_mask: float = 20.0  # weight of the fixed-region term (paper Sec. 3.4)
-    lr: float = 2e-3  # Adam step size (paper: 2e-3 for FFHQ/AFHQCat/Car, 1e-3 otherwise; official code: 1e-3)
+    lambda_mask: float = 0.5  # weight of the fixed-region term (ours, measured; paper Sec. 3.4: 20, which freezes edits)
+    # The fixed-region term per element: 'l1' |F - F0| (paper eq. 1) or 'l2' (F - F0)^2 / mean|F0| (ours),
+    # which lets small changes pass and holds back large ones (docs/METHOD-NOTES.md).
+    mask_distance: str = "l1"
+    lr: float = 2e-2  # Adam step size; ours in W-spread units (lr_relative, measured); paper 2e-3 (FFHQ), official 1e-3
     # True: `lr` is in units of the generator's W spread (rms of mapped w around w_avg, `w_spread`), so one
     # setting moves every checkpoint's latent equally fast (ours; docs/METHOD-NOTES.md). False: lr as is (paper).
-    lr_relative: bool = False
+    lr_relative: bool = True
     latent_space: str = "w+"  # 'w+' per-layer w (paper default) or 'w' one shared w
     num_optimized_layers: int = 6  # first layers of W+ that are optimised; the rest stay fixed (paper Sec. 3.4)
     stop_distance: float | None = None  # px; None = 1 for <= 5 handles, 2 otherwise (paper Sec. 3.4)
     max_steps: int = 300  # steps per drag before giving up (paper's Table 1 protocol: 300)
+    # End the drag as 'stuck' when the mean handle-target distance has not dropped by stall_distance for
+    # this many steps (ours); 0 = never (paper, official code). Steps, so the same at every size.
+    stall_steps: int = 0
+    stall_distance: float | None = None  # px; None = size/128 (0.5 px at 64, 4 px at 512): a share of the image
     tracking_distance: str = "l1"  # 'l1' (paper Sec. 3.3) or 'l2' (official code)
+    # Block whose features track the handles; None = feature_block (paper). A later block sees the
+    # rendered content rather than the supervised features themselves (ours; docs/METHOD-NOTES.md).
+    tracking_block: int | None = None
     # How the motion and mask terms are normalised. 'mean' (ours): one mean over every supervised
     # position of every handle and the channels. 'sum' (paper eq. 1 read literally). 'sum_of_means'
     # (official code): each handle's F.l1_loss, a mean over its disk and the channels, summed over
@@ -63,6 +84,9 @@ class DragConfig:
     # weighs the fixed region ~(H*W)/(pi*r1^2) times more, and we measured it freezing every edit on the
     # 64 px fixture at lambda >= 0.1 (ours).
     loss_reduction: str = "mean"
+    # True: motion supervision pulls the drag's first features around the initial handle, F0(q - p + p0),
+    # instead of the current F(q) (ours, after GoodDrag); False: F(q).detach() (paper eq. 1).
+    anchored_supervision: bool = True
     # Omega1(p, r1). 'centred': integer pixels q with ||q - p|| < r1 (paper eq. 1). 'official': pixel
     # i placed at i*H/(H-1) (torch.linspace(0, H, H)) before measuring, as the official code; the disk
     # then holds 10-14 pixels at r1 = 2 (9 centred) and sits up to 1 px up-left of p toward the bottom-right.
@@ -89,7 +113,10 @@ class DragConfig:
     # Sub-pixel tracking: after the best whole pixel, search +-0.5 px around it in steps of 1/this px on
     # bilinearly sampled features (ours); 1 = whole pixels only (paper eq. 2). A fraction of a pixel, so it
     # needs no scaling with the image size.
-    tracking_subpixel: int = 1
+    tracking_subpixel: int = 8
+    # Tracking template radius, px: compare the features at the integer offsets o, ||o|| < this, around q
+    # with those around the initial handle, not one feature vector (ours); 0 = one vector (paper eq. 2).
+    tracking_patch: float = 0.0
     noise_mode: str = "const"  # synthesis noise during the edit; 'const' keeps it deterministic
     full_forward: bool = False  # reference cost model: full synthesis with grad and full-size features every step
 
@@ -98,12 +125,12 @@ class DragConfig:
         for name, allowed in (("latent_space", LATENT_SPACES), ("tracking_distance", TRACKING_DISTANCES),
                               ("loss_reduction", LOSS_REDUCTIONS), ("disk_grid", DISK_GRIDS),
                               ("window", WINDOWS), ("padding", PADDINGS), ("label", LABELS),
-                              ("noise_mode", NOISE_MODES)):
+                              ("noise_mode", NOISE_MODES), ("mask_distance", MASK_DISTANCES)):
             value = getattr(self, name)
             if not isinstance(value, str) or value not in allowed:
                 raise DragGANError(f"{name} must be one of {allowed}, got {brief(value)}")
         for name in ("radius_floor", "skip_reached", "round_handles", "carry_over", "tracking", "full_forward",
-                     "lr_relative"):
+                     "lr_relative", "anchored_supervision"):
             if not isinstance(getattr(self, name), bool):
                 raise DragGANError(f"{name} must be true or false, got {brief(getattr(self, name))}")
         check_float(self.lr, "lr (the step size)", 0.0, LR_MAX, lo_open=True)
@@ -111,18 +138,22 @@ class DragConfig:
         check_int(self.num_optimized_layers, "num_optimized_layers", 1, MAX_LAYERS)
         check_int(self.max_steps, "max_steps", 1, MAX_STEPS)
         check_int(self.tracking_subpixel, "tracking_subpixel", 1, 64)
-        if self.feature_block is not None:
-            check_int(self.feature_block, "feature_block", 4, MAX_BLOCK)
-        for name in ("r1", "r2", "stop_distance"):
+        check_int(self.stall_steps, "stall_steps", 0, MAX_STEPS)
+        check_float(self.tracking_patch, "tracking_patch (px)", 0.0, 16.0)
+        for name in ("feature_block", "tracking_block"):
+            if getattr(self, name) is not None:
+                check_int(getattr(self, name), name, 0, MAX_BLOCK)  # StyleGAN3: a layer index from 0
+        for name in ("r1", "r2", "stop_distance", "stall_distance"):
             if getattr(self, name) is not None:
                 check_float(getattr(self, name), f"{name} (px)", 0.0, MAX_RADIUS, lo_open=True)
 
     def with_(self, **changes) -> "DragConfig":
         return replace(self, **changes)
 
-    def resolved(self, img_resolution: int, block_resolutions) -> "ResolvedConfig":
-        """Fill the size-dependent defaults for a generator of `img_resolution`."""
-        block = self.feature_block or default_feature_block(img_resolution)
+    def resolved(self, img_resolution: int, block_resolutions, family: str = "StyleGAN2") -> "ResolvedConfig":
+        """Fill the size-dependent defaults for a generator of `img_resolution` (its height) and `family`."""
+        block = self.feature_block if self.feature_block is not None else \
+            default_feature_block(img_resolution, family)
         if block not in block_resolutions:
             raise DragGANError(f"feature block {block} does not exist; this generator has blocks "
                                f"{list(block_resolutions)} (choose one with feature_block, `--block`)")
@@ -144,7 +175,12 @@ class DragConfig:
             raise DragGANError(
                 f"r2 = round(12/512 * {img_resolution}) = 0 px at this image size: the strict tracking "
                 f"window is empty. Set r2 (e.g. r2=3, `--r2 3`) or keep the radius floor.")
-        return ResolvedConfig(self, block, float(r1), float(r2))
+        tblock = self.tracking_block if self.tracking_block is not None else block
+        if tblock not in block_resolutions:
+            raise DragGANError(f"tracking block {tblock} does not exist; this generator has blocks "
+                               f"{list(block_resolutions)}")
+        stall_px = self.stall_distance if self.stall_distance is not None else img_resolution / 128
+        return ResolvedConfig(self, block, float(r1), float(r2), tblock, float(stall_px))
 
 
 @dataclass(frozen=True)
@@ -153,6 +189,8 @@ class ResolvedConfig:
     feature_block: int  # resolution of the feature block
     r1: float  # px
     r2: float  # px
+    tracking_block: int  # resolution of the block whose features track the handles
+    stall_px: float  # px of progress that resets the stall count
 
     def stop_distance(self, n_handles: int) -> float:
         if self.base.stop_distance is not None:
@@ -166,7 +204,8 @@ class ResolvedConfig:
 
 
 # Our additions (docs/METHOD-NOTES.md), off: neither the paper nor the authors' code has them.
-OURS_OFF = dict(lr_relative=False, tracking_subpixel=1)
+OURS_OFF = dict(lr_relative=False, tracking_subpixel=1, tracking_patch=0.0, mask_distance="l1", tracking_block=None,
+                anchored_supervision=False, stall_steps=0)
 
 
 def official_config(img_resolution: int, **changes) -> DragConfig:

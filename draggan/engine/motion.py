@@ -73,19 +73,26 @@ def square_window(centres: torch.Tensor, radius: float, size: tuple[int, int],
 
 def motion_loss(feat: torch.Tensor, size: tuple[int, int], handles: torch.Tensor, targets: torch.Tensor,
                 r1: float, reduction: str = "sum", active: torch.Tensor | None = None,
-                grid: str = "centred", padding: str = "border") -> torch.Tensor:
+                grid: str = "centred", padding: str = "border",
+                anchor: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """sum_i sum_{q in Omega1(p_i)} || F(q).detach() - F(q + d_i) ||_1 (paper eq. 1, first term).
 
     feat [1, C, h, w] with grad; handles/targets [n, 2]; active [n] bool (None = all).
     The gradient flows only through the shifted sample, pulling content from p toward t.
     reduction: 'sum' as written; 'mean' over all supervised positions and channels (ours);
     'sum_of_means' = sum_i F.l1_loss over handle i's disk (official code).
+    anchor (feat0 [1, C, h, w], handles0 [n, 2]), ours: F(q).detach() becomes F0(q - p_i + p0_i), the
+    drag's first features around the initial handle, so what is pulled along stays the original content.
     """
     q, valid = disk_patch(handles, r1, size, grid)  # [n, P, 2], [n, P]
     if active is not None:
         valid = valid & active.unsqueeze(1)
     d = directions(handles, targets).unsqueeze(1)  # [n, 1, 2]
-    here = pixels_image_res(feat, size, q.reshape(-1, 2)).reshape(*q.shape[:2], -1).detach()  # [n, P, C]
+    if anchor is None:
+        here = pixels_image_res(feat, size, q.reshape(-1, 2)).reshape(*q.shape[:2], -1).detach()  # [n, P, C]
+    else:  # the drag's first features, at the same place relative to the initial handle (ours)
+        feat0, handles0 = anchor
+        here = sample_image_res(feat0, size, q - handles.unsqueeze(1) + handles0.unsqueeze(1)).detach()
     shifted = sample_image_res(feat, size, q + d, padding)  # [n, P, C]
     per_pos = (shifted - here).abs().sum(-1) * valid  # [n, P]
     if reduction == "mean":  # one mean over positions and channels of all handles
@@ -95,14 +102,20 @@ def motion_loss(feat: torch.Tensor, size: tuple[int, int], handles: torch.Tensor
     return per_pos.sum()
 
 
-def mask_loss(feat: torch.Tensor, feat0_full: torch.Tensor, fixed: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+def mask_loss(feat: torch.Tensor, feat0_full: torch.Tensor, fixed: torch.Tensor, reduction: str = "sum",
+              distance: str = "l1") -> torch.Tensor:
     """|| (F - F0) * (1 - M) ||_1 over the image (paper eq. 1, second term).
 
     feat [1, C, h, w]; feat0_full [1, C, H, W] (F0 at image size); fixed [H, W] = 1 - M.
     reduction 'mean' and 'sum_of_means': a mean over all pixels and channels (the official F.l1_loss).
+    distance 'l2' (ours): (F - F0)^2 / mean|F0| per element instead of |F - F0|; its gradient grows
+    with the change, so it does not resist the first small moves as the L1 term's constant pull does.
     """
     full = upsample(feat, tuple(feat0_full.shape[-2:]))
-    diff = (full - feat0_full).abs() * fixed
+    if distance == "l2":  # divided by F0's mean magnitude: in the motion term's units for any model
+        diff = (full - feat0_full).square() / feat0_full.abs().mean().clamp(min=1e-8) * fixed
+    else:
+        diff = (full - feat0_full).abs() * fixed
     if reduction in ("mean", "sum_of_means"):
         return diff.mean()
     return diff.sum()
@@ -123,28 +136,60 @@ def subpixel_offsets(subdivisions: int, device=None, dtype=torch.float32) -> tor
     return grid[order]
 
 
+def patch_offsets(radius: float, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Integer offsets o with ||o|| < radius, (0, 0) first: [K, 2]; just (0, 0) for radius <= 1."""
+    k = max(math.ceil(radius) - 1, 0)
+    off = torch.arange(-k, k + 1, device=device, dtype=dtype)
+    grid = torch.stack(torch.meshgrid(off, off, indexing="xy"), dim=-1).reshape(-1, 2)
+    grid = grid[(grid.norm(dim=-1) < radius) | (grid.abs().sum(-1) == 0)]
+    return grid[torch.argsort(grid.norm(dim=-1), stable=True)]
+
+
+def handle_features(feat: torch.Tensor, size: tuple[int, int], handles: torch.Tensor,
+                    patch: torch.Tensor | None = None) -> torch.Tensor:
+    """The tracking reference: F at each handle [n, C], or at handle + each patch offset [n, K, C] (ours)."""
+    if patch is None:
+        return sample_image_res(feat, size, handles)
+    return sample_image_res(feat, size, handles.unsqueeze(1) + patch)
+
+
+def _patch_distance(feat, size, pos: torch.Tensor, f0: torch.Tensor, distance: str,
+                    patch: torch.Tensor | None) -> torch.Tensor:
+    """Distance of the features at pos [n, P, 2] to f0 ([n, C], or [n, K, C] with `patch`) -> [n, P]."""
+    if patch is None:
+        return _feature_distance(sample_image_res(feat, size, pos), f0, distance)
+    f = sample_image_res(feat, size, pos.unsqueeze(2) + patch)  # [n, P, K, C]
+    return _feature_distance(f.flatten(2), f0.flatten(1), distance)
+
+
 def track_points(feat: torch.Tensor, size: tuple[int, int], handles: torch.Tensor, f0: torch.Tensor,
-                 r2: float, distance: str = "l1", inclusive: bool = False, subpixel: int = 1) -> torch.Tensor:
+                 r2: float, distance: str = "l1", inclusive: bool = False, subpixel: int = 1,
+                 patch: torch.Tensor | None = None) -> torch.Tensor:
     """Move each handle to the pixel of Omega2(p_i, r2) whose feature is nearest to f0_i (paper eq. 2).
 
     feat [1, C, h, w]; handles [n, 2]; f0 [n, C] initial handle features -> new handles [n, 2].
     Ties go to the first pixel in row-major order, as torch.min over the official code's patch.
     subpixel > 1 (ours): then search +-0.5 px around that pixel in steps of 1/subpixel px, on the
     bilinearly resized map, inside the image; a motion of a fraction of a pixel becomes visible.
+    patch [K, 2] offsets (ours): compare the features at q + each offset with f0 [n, K, C], read
+    at the initial handle + the same offsets (`handle_features`), instead of one feature vector.
     """
     q, valid = square_window(handles, r2, size, inclusive)  # [n, P, 2]
     n = q.shape[0]
     with torch.no_grad():
-        f = pixels_image_res(feat, size, q.reshape(-1, 2)).reshape(*q.shape[:2], -1)  # [n, P, C]
-        dist = _feature_distance(f, f0, distance).masked_fill(~valid, float("inf"))
+        if patch is None:
+            f = pixels_image_res(feat, size, q.reshape(-1, 2)).reshape(*q.shape[:2], -1)  # [n, P, C]
+            dist = _feature_distance(f, f0, distance)
+        else:
+            dist = _patch_distance(feat, size, q, f0, distance, patch)
+        dist = dist.masked_fill(~valid, float("inf"))
         best = q[torch.arange(n, device=q.device), dist.argmin(dim=1)]  # [n, 2]
         if subpixel <= 1:
             return best
         hi = torch.tensor([size[1] - 1, size[0] - 1], device=q.device, dtype=q.dtype)
         cand = best.unsqueeze(1) + subpixel_offsets(subpixel, q.device, q.dtype)  # [n, S, 2]
         cand = torch.minimum(cand.clamp(min=0), hi)  # the first candidate is `best` itself
-        fs = sample_image_res(feat, size, cand)  # [n, S, C]
-        pick = _feature_distance(fs, f0, distance).argmin(dim=1)  # [n]
+        pick = _patch_distance(feat, size, cand, f0, distance, patch).argmin(dim=1)  # [n]
     return cand[torch.arange(n, device=q.device), pick]
 
 

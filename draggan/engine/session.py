@@ -27,7 +27,7 @@ from ..errors import DragGANError
 from ..images import to_uint8
 from ..points import validate_pairs
 from .config import LABELS, DragConfig, ResolvedConfig
-from .motion import mask_loss, motion_loss, track_points
+from .motion import handle_features, mask_loss, motion_loss, patch_offsets, track_points
 from .sampling import sample_image_res, upsample
 
 
@@ -44,6 +44,9 @@ class StepResult:
     done: bool  # converged, step limit reached, or stopped by an error
     image: np.ndarray | None = None  # uint8 [H, W, 3] of the latent the handles were tracked on
     error: str | None = None  # why the step was rejected (e.g. non-finite values); latent kept
+    # why the drag ended, or 'running': 'converged', 'stuck' (no progress for config.stall_steps),
+    # 'step limit', 'error'. A caller's own stop ("stopped") is the caller's to report.
+    status: str = "running"
 
 
 @dataclass
@@ -60,6 +63,10 @@ class _Drag:
     run_start: int = 0  # `steps` when the current run began (a continued drag gets a fresh step budget)
     trajectory: list = field(default_factory=list)  # [n, 2] arrays, one per step
     targets_np: np.ndarray | None = None  # host copy of `targets`, so results need no transfer for it
+    best_distance: float = float("inf")  # px, the smallest mean handle-target distance so far (stall check)
+    best_step: int = 0  # `steps` when best_distance last improved by more than the stall distance
+    handles0: torch.Tensor | None = None  # [n, 2] the handles where the drag started
+    feat0: torch.Tensor | None = None  # [1, C, h, w] (image size with full_forward) features at the start, if anchored
 
 
 class DragSession:
@@ -76,9 +83,10 @@ class DragSession:
         if not torch.isfinite(ws).all():
             raise DragGANError("the latent contains NaN or infinity")
         self.ws = ws.detach().to(self.device, torch.float32).clone()  # [1, L, D] the committed latent
-        self.size = (G.img_resolution, G.img_resolution)  # (H, W)
+        self.size = tuple(getattr(G, "img_size", (G.img_resolution, G.img_resolution)))  # (H, W)
         self._config = config
-        self.cfg: ResolvedConfig = config.resolved(G.img_resolution, G.synthesis.block_resolutions)
+        self.family = getattr(G, "family", "StyleGAN2")
+        self.cfg: ResolvedConfig = config.resolved(G.img_resolution, G.synthesis.block_resolutions, self.family)
         self.mask: torch.Tensor | None = None  # [H, W] float, 1 = may move
         self.drag: _Drag | None = None
         self._carried: _Drag | None = None  # the last drag, kept when config.carry_over (official code)
@@ -99,9 +107,9 @@ class DragSession:
     def set_config(self, config: DragConfig) -> None:
         """Apply new settings. Step size takes effect at once; structural ones start a new drag."""
         old = self._config
-        cfg = config.resolved(self.G.img_resolution, self.G.synthesis.block_resolutions)  # checks first
-        structural = (old.latent_space, old.num_optimized_layers, old.feature_block) != \
-                     (config.latent_space, config.num_optimized_layers, config.feature_block)
+        cfg = config.resolved(self.G.img_resolution, self.G.synthesis.block_resolutions, self.family)  # checks first
+        layout = ("latent_space", "num_optimized_layers", "feature_block", "tracking_block", "tracking_patch")
+        structural = any(getattr(old, k) != getattr(config, k) for k in layout)
         drag = self.drag
         if drag is not None and structural:  # fold the drag in with the old layout, go on with a new optimiser
             handles, targets = drag.handles.cpu().numpy(), drag.targets_np.copy()
@@ -120,6 +128,11 @@ class DragSession:
     def _step_size(self) -> float:
         """Adam's step in W: `lr`, times the generator's W spread when `lr_relative` (ours)."""
         return self.cfg.lr * (w_spread(self.G, self.cfg.label) if self.cfg.lr_relative else 1.0)
+
+    def _patch(self) -> torch.Tensor | None:
+        """Offsets [K, 2] of the tracking template, or None for one feature vector (paper)."""
+        r = self.cfg.tracking_patch
+        return None if r <= 0 else patch_offsets(r, self.device)
 
     # ---- points and mask ----
     def set_points(self, handles, targets) -> None:
@@ -157,14 +170,18 @@ class DragSession:
         head = w_opt.expand(-1, k, -1) if self.cfg.latent_space == "w" else w_opt
         return torch.cat([head, self.ws[:, k:]], dim=1)
 
-    def _features(self, ws: torch.Tensor, render_image: bool):
-        block = self.cfg.feature_block
+    def _features(self, ws: torch.Tensor, render_image: bool, tracking: bool = False):
+        """-> (supervision features, image or None), or with `tracking` (features, tracking features, image)."""
+        block, tblock = self.cfg.feature_block, self.cfg.tracking_block
+        blocks = sorted({block, tblock})
         if self.cfg.full_forward:  # reference cost: what a naive implementation pays per step
-            out = self.G.synthesis.run(ws, self.cfg.noise_mode, feature_blocks=[block], render_image=True)
-            return upsample(out.features[block], self.size), out.img
-        out = self.G.synthesis.run(ws, self.cfg.noise_mode, feature_blocks=[block], render_image=render_image,
-                                   grad_blocks=block)
-        return out.features[block], out.img
+            out = self.G.synthesis.run(ws, self.cfg.noise_mode, feature_blocks=blocks, render_image=True)
+            feat, tfeat = (upsample(image_part(self.G, out.features[k], k), self.size) for k in (block, tblock))
+        else:  # a tracking block above the supervised one runs without autograd
+            out = self.G.synthesis.run(ws, self.cfg.noise_mode, feature_blocks=blocks, render_image=render_image,
+                                       grad_blocks=block)
+            feat, tfeat = image_part(self.G, out.features[block], block), image_part(self.G, out.features[tblock], tblock)
+        return (feat, tfeat, out.img) if tracking else (feat, out.img)
 
     def _feat0_full(self, ws: torch.Tensor) -> torch.Tensor:
         """F0 at image size: the features of the latent the drag started from."""
@@ -197,12 +214,13 @@ class DragSession:
         if self.cfg.round_handles:  # official code: whole-pixel handles, f0 read at the pixel
             handles = handles.round()
         with torch.no_grad():
-            feat, _ = self._features(self.ws, False)
-            f0 = sample_image_res(feat, self.size, handles)  # [n, C]
+            feat, tfeat, _ = self._features(self.ws, False, tracking=True)
+            f0 = handle_features(tfeat, self.size, handles, self._patch())  # [n, C] or [n, K, C]
         self.drag = _Drag(handles=handles,
                           targets=torch.tensor(t, dtype=torch.float32, device=self.device), f0=f0,
                           w_opt=w_opt, optimizer=optimizer, ws_start=self.ws.clone(),
-                          targets_np=np.array(t, dtype=np.float32))
+                          targets_np=np.array(t, dtype=np.float32), handles0=handles.clone(),
+                          feat0=feat if self.cfg.anchored_supervision else None)
         if self.mask is not None:
             self.drag.feat0_full = self._feat0_full(self.ws)
 
@@ -220,13 +238,14 @@ class DragSession:
         if d is None:
             raise DragGANError("set handle and target points before stepping")
         ws = self._assemble(d.w_opt)
-        feat, img = self._features(ws, render_image)
+        feat, tfeat, img = self._features(ws, render_image, tracking=True)
         size = self.size
         sample_size = tuple(feat.shape[-2:]) if self.cfg.full_forward else size
         if d.steps > 0 and self.cfg.tracking:
-            d.handles = track_points(feat.detach(), sample_size, d.handles, d.f0, self.cfg.r2,
+            track_size = tuple(tfeat.shape[-2:]) if self.cfg.full_forward else size
+            d.handles = track_points(tfeat.detach(), track_size, d.handles, d.f0, self.cfg.r2,
                                      self.cfg.tracking_distance, self.cfg.window == "inclusive",
-                                     self.cfg.tracking_subpixel).to(d.handles.dtype)
+                                     self.cfg.tracking_subpixel, self._patch()).to(d.handles.dtype)
         dist = (d.targets - d.handles).norm(dim=-1)  # [n]
         stop = self.cfg.stop_distance(len(dist))
         converged_t = (dist <= stop).all()
@@ -234,11 +253,12 @@ class DragSession:
         # Supervise unless done; whether we are done is only known on the host, so compute the
         # loss anyway (cheap next to the forward) and skip the update if converged.
         active = dist > 1.0 if self.cfg.skip_reached else None
+        anchor = (d.feat0, d.handles0) if self.cfg.anchored_supervision else None
         l_motion = motion_loss(feat, sample_size, d.handles, d.targets, self.cfg.r1, self.cfg.loss_reduction, active,
-                               self.cfg.disk_grid, self.cfg.padding)
+                               self.cfg.disk_grid, self.cfg.padding, anchor)
         l_mask = torch.zeros((), device=self.device)
         if self.mask is not None and d.feat0_full is not None and self.cfg.lambda_mask > 0:
-            l_mask = mask_loss(feat, d.feat0_full, 1 - self.mask, self.cfg.loss_reduction)
+            l_mask = mask_loss(feat, d.feat0_full, 1 - self.mask, self.cfg.loss_reduction, self.cfg.mask_distance)
         loss = l_motion + self.cfg.lambda_mask * l_mask
         finite = torch.isfinite(loss) & torch.isfinite(feat).all()
         # One host transfer per step for every number the caller sees (no sync per point).
@@ -256,10 +276,12 @@ class DragSession:
             return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float("nan"), float("nan"),
                               float("nan"), converged, True, image,
                               error="the step produced NaN or infinity; the last good latent was kept "
-                                    "(try a smaller step size)")
-        if converged or limit:
+                                    "(try a smaller step size)", status="error")
+        stuck = self._stalled(d, float(dist_np.mean()) if n else 0.0)
+        if converged or limit or stuck:
+            status = "converged" if converged else ("step limit" if limit else "stuck")
             return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
-                              float(lk_v), converged, True, image)
+                              float(lk_v), converged, True, image, status=status)
         backup = d.w_opt.detach().clone()
         d.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -270,10 +292,18 @@ class DragSession:
             return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
                               float(lk_v), False, True, image,
                               error="the update produced NaN or infinity; the last good latent was kept "
-                                    "(try a smaller step size)")
+                                    "(try a smaller step size)", status="error")
         d.steps += 1
         return StepResult(d.steps - 1, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
                           float(lk_v), False, False, image)
+
+    def _stalled(self, d: _Drag, mean_distance: float) -> bool:
+        """True when the mean handle-target distance has not improved by stall_distance px for stall_steps."""
+        if self.cfg.stall_steps <= 0:
+            return False
+        if d.steps == d.run_start or mean_distance < d.best_distance - self.cfg.stall_px:
+            d.best_distance, d.best_step = mean_distance, d.steps
+        return d.steps - d.best_step >= self.cfg.stall_steps
 
     def run(self, callback: Callable[[StepResult], bool | None] | None = None, max_steps: int | None = None,
             render_every: int = 0) -> StepResult:
@@ -350,6 +380,24 @@ def w_spread(G, label: str = "first_class", samples: int = 1000) -> float:
         w = G.mapping(z, c)[:, 0]  # [samples, D]
         cache[label] = float((w - G.mapping.w_avg).square().mean().sqrt())
     return cache[label]
+
+
+def image_part(G, feat: torch.Tensor, key: int) -> torch.Tensor:
+    """The part of feature map `key` that covers the image: [N, C, h, w] (the whole map but for StyleGAN3).
+
+    A StyleGAN3 layer's map holds a margin around the image (margin_size, 10 px of that layer
+    at the stylegan3 defaults); the authors resize the whole map, margin included, to the
+    image. Cropping to `feature_box` first makes feature pixel j cover image pixels
+    [j W/w, (j+1) W/w), as for StyleGAN2, so a position in the image reads the feature of
+    the content drawn there (tests/test_engine_families.py checks it by translating the input).
+    """
+    box = getattr(G.synthesis, "feature_box", None)
+    if box is None:
+        return feat
+    top, left, h, w = box(key)
+    if (top, left, h, w) == (0, 0, *feat.shape[-2:]):
+        return feat
+    return feat[..., top:top + h, left:left + w]
 
 
 def seed_to_ws(G, seed: int, truncation_psi: float = 1.0, c: torch.Tensor | None = None,

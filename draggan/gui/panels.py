@@ -16,7 +16,7 @@ from ..engine import DragConfig
 from ..commands import DeletePoint
 from ..limits import DEFAULT_TRUNCATION, SEED_LIMIT
 from ..points import Points
-from ..worker import WorkerState
+from ..worker import WorkerState, block_label
 from . import theme
 from .driver import record_item
 from .actions import ACTIONS, label_of
@@ -78,8 +78,9 @@ def draw_model_section(p: FileParams, state: WorkerState, recent: list[str], rec
     elif state.checkpoint:
         imgui.text(Path(state.checkpoint).name)
         _tip(state.checkpoint)
-        imgui.text_disabled(f"{state.size[1]}x{state.size[0]} px, {state.num_ws} W+ layers, "
-                            f"blocks b{state.block_resolutions[0]}..b{state.block_resolutions[-1]}")
+        first, last = (block_label(k, state.family) for k in (state.block_resolutions[0], state.block_resolutions[-1]))
+        imgui.text_disabled(f"{state.family}, {state.size[1]}x{state.size[0]} px, {state.num_ws} W+ layers, "
+                            f"{'layers' if state.family.startswith('StyleGAN3') else 'blocks'} {first}..{last}")
     else:
         imgui.text_colored(imgui.ImVec4(*theme.WARN), "No model open")
     if p.focus_checkpoint:
@@ -292,7 +293,8 @@ def draw_settings_section(p: SettingsParams, state: WorkerState) -> bool:
     _tip("Weight of the fixed-region term (paper: 20); used only with a mask.")
 
     blocks = list(state.block_resolutions)
-    items = [f"auto (b{state.feature_block})" if state.feature_block else "auto"] + [f"b{b}" for b in blocks]
+    items = [f"auto ({block_label(state.feature_block, state.family)})" if state.resolution else "auto"] + \
+        [block_label(b, state.family) for b in blocks]
     current = blocks.index(cfg.feature_block) + 1 if cfg.feature_block in blocks else 0
     imgui.set_next_item_width(label_w)
     c, idx = imgui.combo("feature block", current, items)

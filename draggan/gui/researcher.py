@@ -13,7 +13,7 @@ from imgui_bundle import imgui
 
 from ..commands import SetFeatureView
 from ..points import Points
-from ..worker import WorkerState
+from ..worker import WorkerState, block_label
 from . import theme
 from .driver import record_item
 from .texture import Texture
@@ -65,7 +65,8 @@ def draw_researcher_panel(p: ResearcherParams, state: WorkerState, points: Point
     if not p.open or not state.resolution:
         return None
     blocks = list(state.block_resolutions)
-    items = [f"drag's (b{state.feature_block})"] + [f"b{b}" for b in blocks]
+    items = [f"drag's ({block_label(state.feature_block, state.family)})"] + \
+        [block_label(b, state.family) for b in blocks]
     current = blocks.index(p.block) + 1 if p.block in blocks else 0
     imgui.set_next_item_width(imgui.get_content_region_avail().x - 70)
     changed, idx = imgui.combo("block", current, items)
@@ -91,7 +92,7 @@ def draw_researcher_panel(p: ResearcherParams, state: WorkerState, points: Point
         imgui.text_disabled("computing ...")
         return None
     imgui.push_style_color(imgui.Col_.text, imgui.get_style_color_vec4(imgui.Col_.text_disabled))
-    imgui.text_wrapped(f"b{fv.block}, {fv.channels} channels. Left: its first 3 principal components as RGB. "
+    imgui.text_wrapped(f"{block_label(fv.block, state.family)}, {fv.channels} channels. Left: its first 3 principal components as RGB. "
                        f"Right: similarity ({fv.metric}) to the feature at "
                        + (f"{fv.query[0]:.0f}, {fv.query[1]:.0f}." if fv.query else "the cursor."))
     imgui.pop_style_color()
