@@ -314,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--compare", metavar="PNG", help="also write the start and the result side by side, points drawn")
     sp.add_argument("--steps", type=_int(1, MAX_STEPS), default=None, help="step limit (default 300)")
     sp.add_argument("--lr", type=_float(0, LR_MAX, lo_open=True), default=None,
-                    help=f"Adam step size in (0, {LR_MAX:g}] (default 2e-3)")
+                    help=f"Adam step size in (0, {LR_MAX:g}]: in units of the model's W spread (default 0.02; "
+                         "docs/METHOD-NOTES.md); absolute, as the paper's 2e-3, with --official or --paper")
     sp.add_argument("--space", choices=["w", "w+"], default=None, help="optimise in W or W+ (default w+)")
     sp.add_argument("--layers", type=_int(1, MAX_LAYERS), default=None,
                     help="number of optimised W+ layers (default 6)")

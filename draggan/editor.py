@@ -196,7 +196,7 @@ class Editor(Exports):
         if r.image is not None:
             self._show(r.image)
         if r.done:
-            self._end_run("error" if r.error else ("converged" if r.converged else "step limit"), render=False)
+            self._end_run(r.status, render=False)  # converged, step limit, stuck or error
         return r
 
     def stop(self) -> None:

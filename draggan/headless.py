@@ -76,7 +76,7 @@ class EditRun:
     seconds: float  # wall time of the optimisation
     outputs: EditOutputs  # what was written
     handles_start: np.ndarray  # [n, 2] where the handles were placed
-    status: str  # converged | step limit | error
+    status: str  # converged | step limit | stuck | error
     max_steps: int  # the step limit of this edit
     stop_distance: float  # px; a handle this close to its target has arrived
 

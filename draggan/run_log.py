@@ -88,6 +88,8 @@ def end_reason(status: str, steps: int, max_steps: int, stop_distance: float, n_
         return f"converged: {which} within {stop_distance:g} px of the target after {steps} step{s}"
     if status == "step limit":
         return f"step limit: {steps} of {max_steps} steps ran out before every handle was within {stop_distance:g} px"
+    if status == "stuck":
+        return f"stuck: the handles stopped moving, {steps} step{s} in (DragConfig.stall_steps)"
     if status == "error":
         return f"stopped by an error after {steps} step{s}: {error or 'see the message'}"
     return f"{status} after {steps} step{s}"

@@ -264,11 +264,12 @@ def draw_settings_section(p: SettingsParams, state: WorkerState) -> bool:
     _tip("The first k layers of W+ are optimised (paper Sec. 3.4: 6); the rest keep the image's appearance.")
 
     imgui.set_next_item_width(label_w)
-    c, v = imgui.slider_float("step size", cfg.lr, 1e-4, 2e-2, "%.1e", imgui.SliderFlags_.logarithmic)
+    c, v = imgui.slider_float("step size", cfg.lr, 1e-4, 1e-1, "%.1e", imgui.SliderFlags_.logarithmic)
     if c:
         changes["lr"] = max(v, 1e-6)
-    _tip("Adam step size (paper: 2e-3 for faces, cats, cars; 1e-3 otherwise). Takes effect at once, "
-         "also during an edit.")
+    unit = "in units of the model's W spread (ours)" if cfg.lr_relative else "in W (the paper's)"
+    _tip(f"Adam step size, {unit}; default 2e-2 W spreads (docs/METHOD-NOTES.md); the paper's absolute 2e-3 "
+         "for faces, cats, cars. Takes effect at once, also during an edit.")
 
     for name, resolved, tip in (("r1", state.r1, "Motion supervision radius, px (paper: 3/512 of the image size)."),
                                 ("r2", state.r2, "Tracking search half-window, px (paper: 12/512 of the image size).")):

@@ -24,7 +24,7 @@ MUTED = (0.62, 0.64, 0.68, 1.0)
 ACCENT = (0.26, 0.55, 0.95, 1.0)
 START = (0.18, 0.55, 0.30, 1.0)
 STOP = (0.70, 0.22, 0.22, 1.0)
-STATUS_COLOURS = {"running": ACCENT, "converged": OK, "stopped": WARN, "step limit": WARN, "error": ERROR,
+STATUS_COLOURS = {"running": ACCENT, "converged": OK, "stopped": WARN, "step limit": WARN, "stuck": WARN, "error": ERROR,
                   "idle": MUTED}
 
 
