@@ -196,7 +196,10 @@ class Editor(Exports):
         if r.image is not None:
             self._show(r.image)
         if r.done:
-            self._end_run(r.status, render=False)  # converged, step limit, stuck or error
+            status = "error" if r.error else r.status  # converged, step limit, stuck or error
+            if status == "running":  # a result that says done without saying why
+                status = "converged" if r.converged else "step limit"
+            self._end_run(status, render=False)
         return r
 
     def stop(self) -> None:
