@@ -71,9 +71,7 @@ class Editor(Exports):
     @property
     def size(self) -> tuple[int, int]:
         """(H, W) of the image, px; (0, 0) = no model. StyleGAN-Human images are half as wide as high."""
-        if self.G is None:
-            return (0, 0)
-        return tuple(getattr(self.G, "img_size", (self.G.img_resolution, self.G.img_resolution)))
+        return tuple(self.G.img_size) if self.G is not None else (0, 0)
 
     @property
     def running(self) -> bool:
@@ -196,10 +194,8 @@ class Editor(Exports):
         if r.image is not None:
             self._show(r.image)
         if r.done:
-            status = "error" if r.error else r.status  # converged, step limit, stuck or error
-            if status == "running":  # a result that says done without saying why
-                status = "converged" if r.converged else "step limit"
-            self._end_run(status, render=False)
+            why = r.status if r.status != "running" else ("converged" if r.converged else "step limit")
+            self._end_run("error" if r.error else why, render=False)  # converged, step limit, stuck, error
         return r
 
     def stop(self) -> None:
