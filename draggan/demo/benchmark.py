@@ -320,7 +320,7 @@ def format_table(r: dict) -> str:
     ratios = "  ".join(f"{k}: {r['md'][k] / max(r['md_no_edit'][k], 1e-9):.2f} (paper {PAPER_RATIOS[k]:.2f})"
                        for k in POINT_SETS)
     lines.append(f"MD / no edit  {ratios}")
-    lines.append(f"MD as a fraction of the image size: " +
+    lines.append("MD as a fraction of the image size: " +
                  "  ".join(f"{k}: {r['md'][k] / res:.3f}" for k in POINT_SETS))
     lines.append(f"{'steps (median; converged)':<28}" + "".join(f"{k}: {s:>5.0f} ({c:.0%})  " for k, s, c in (
         (k, r["steps_median"][k], r["converged"][k]) for k in POINT_SETS)))
