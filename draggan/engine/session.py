@@ -28,7 +28,7 @@ from ..images import to_uint8
 from ..points import validate_pairs
 from .config import LABELS, DragConfig, ResolvedConfig
 from .motion import handle_features, mask_loss, motion_loss, patch_offsets, track_points
-from .sampling import sample_image_res, upsample
+from .sampling import upsample
 
 
 @dataclass
