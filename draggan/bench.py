@@ -80,7 +80,7 @@ def _measure(spec: dict) -> dict:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
         kind = "process max RSS"
     return {"variant": spec["variant"], "resolution": res, "feature_block": session.cfg.feature_block,
-            "family": getattr(G, "family", "StyleGAN2"),
+            "family": G.family,
             "steps_per_s": spec["steps"] / dt, "ms_per_step": 1000 * dt / spec["steps"], "peak_mb": peak_mb,
             "memory": kind, "device": str(device), "threads": torch.get_num_threads()}
 

@@ -182,7 +182,7 @@ def cmd_edit(args) -> int:
                                  compare=args.compare)
     G = _load(checkpoint, args.device)
     res = G.img_resolution  # the height: radii and presets scale with it
-    size = tuple(getattr(G, "img_size", (res, res)))  # (H, W)
+    size = G.img_size  # (H, W)
     handles, targets = pts.scaled(size)
     changes = {k: v for k, v in dict(
         max_steps=args.steps, lr=args.lr, latent_space=args.space, num_optimized_layers=args.layers,

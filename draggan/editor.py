@@ -292,7 +292,7 @@ class Editor(Exports):
         same = self.G is not None and self.checkpoint is not None and Path(self.checkpoint).exists() \
             and ckpt.resolve().samefile(self.checkpoint)
         G = self.G if same else self._load(ckpt)
-        size = tuple(getattr(G, "img_size", (G.img_resolution, G.img_resolution)))
+        size = tuple(G.img_size)
         if tuple(data.size) != size:
             raise DragGANError(f"session '{path}' is for a model of {data.size[1]}x{data.size[0]} images, but "
                                f"'{ckpt.name}' makes {size[1]}x{size[0]} images")

@@ -278,7 +278,7 @@ class EditWorker:
             checkpoint=e.checkpoint, session_path=e.session_path, loading=self._loading, loaded_id=e.loaded_id,
             dirty=e.dirty, resolution=e.resolution, size=e.size,
             block_resolutions=tuple(G.synthesis.block_resolutions) if G is not None else (),
-            num_ws=G.num_ws if G is not None else 0, family=getattr(G, "family", "StyleGAN2") if G else "",
+            num_ws=G.num_ws if G is not None else 0, family=G.family if G is not None else "",
             seed=e.seed, psi=e.psi, image=e.image, image_id=e.image_id,
             handles=tuple(e.points.handles), targets=tuple(e.points.targets), points_rev=self._points_rev,
             paint=e.paint, trail=tuple(log.trail), running=e.running, status=log.status,

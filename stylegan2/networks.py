@@ -152,7 +152,12 @@ class SynthesisNetwork(nn.Module):
 
 
 class Generator(nn.Module):
-    """StyleGAN2 generator built from a `GeneratorConfig`; `G(z, c)` maps and synthesises."""
+    """StyleGAN2 generator built from a `GeneratorConfig`; `G(z, c)` maps and synthesises.
+
+    StyleGAN3's generator is this shell with its own synthesis network (`synthesis_type`).
+    """
+
+    synthesis_type = SynthesisNetwork
 
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
@@ -162,8 +167,8 @@ class Generator(nn.Module):
         self.img_width = cfg.img_width  # = img_resolution, or img_resolution / 2 for StyleGAN-Human
         self.num_ws = cfg.num_ws
         self.family = cfg.family
-        self.synthesis = SynthesisNetwork(cfg)
-        self.mapping = MappingNetwork(cfg)
+        self.synthesis = self.synthesis_type(cfg)
+        self.mapping = MappingNetwork(cfg)  # StyleGAN3 uses the same, built with embed/hidden width = w_dim
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:

@@ -27,7 +27,7 @@ from torch import nn
 
 from .config_sg3 import LayerSpec, StyleGAN3Config
 from .layers import NOISE_MODES, FullyConnectedLayer
-from .networks import MappingNetwork, SynthesisOutput
+from .networks import Generator, SynthesisOutput
 from .ops_sg3 import design_lowpass_filter, filtered_lrelu, modulated_conv2d_sg3
 
 
@@ -178,30 +178,7 @@ class SynthesisNetwork(nn.Module):
         return self.run(ws, noise_mode).img
 
 
-class StyleGAN3Generator(nn.Module):
-    """StyleGAN3 generator built from a `StyleGAN3Config`; `G(z, c)` maps and synthesises."""
+class StyleGAN3Generator(Generator):
+    """StyleGAN3 generator built from a `StyleGAN3Config`; `G(z, c)` maps and synthesises (StyleGAN2's shell)."""
 
-    def __init__(self, cfg: StyleGAN3Config):
-        super().__init__()
-        self.cfg = cfg
-        self.z_dim, self.c_dim, self.w_dim = cfg.z_dim, cfg.c_dim, cfg.w_dim
-        self.img_resolution, self.img_channels = cfg.img_resolution, cfg.img_channels
-        self.img_width = cfg.img_resolution
-        self.num_ws = cfg.num_ws
-        self.family = cfg.family
-        self.synthesis = SynthesisNetwork(cfg)
-        self.mapping = MappingNetwork(cfg)  # StyleGAN2's, built with embed/hidden width = w_dim
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
-
-    @property
-    def img_size(self) -> tuple[int, int]:
-        """(height, width) of the images in pixels."""
-        return self.img_resolution, self.img_width
-
-    @property
-    def device(self) -> torch.device:
-        return self.mapping.w_avg.device
+    synthesis_type = SynthesisNetwork

@@ -83,9 +83,9 @@ class DragSession:
         if not torch.isfinite(ws).all():
             raise DragGANError("the latent contains NaN or infinity")
         self.ws = ws.detach().to(self.device, torch.float32).clone()  # [1, L, D] the committed latent
-        self.size = tuple(getattr(G, "img_size", (G.img_resolution, G.img_resolution)))  # (H, W)
+        self.size = tuple(G.img_size)  # (H, W)
         self._config = config
-        self.family = getattr(G, "family", "StyleGAN2")
+        self.family = G.family
         self.cfg: ResolvedConfig = config.resolved(G.img_resolution, G.synthesis.block_resolutions, self.family)
         self.mask: torch.Tensor | None = None  # [H, W] float, 1 = may move
         self.drag: _Drag | None = None
