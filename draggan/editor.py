@@ -30,6 +30,8 @@ from .points import Points, validate_pairs
 from .run_log import MAX_FRAME_BYTES, RunLog
 from .session_file import find_checkpoint, load_session, weights_fingerprint
 
+NO_PAIRS_HINT = "place a handle point and its target first (click the image twice)"
+
 PAINT_VALUES = (UNPAINTED, MOVABLE, FIXED)
 
 
@@ -175,7 +177,7 @@ class Editor(Exports):
             return
         handles, targets = self.points.pairs()
         if len(targets) == 0:
-            raise DragGANError("place a handle point and its target first (click the image twice)")
+            raise DragGANError(NO_PAIRS_HINT)
         before = self._snapshot()
         session.set_points(handles, targets)
         self.history.push(before)

@@ -26,7 +26,7 @@ import torch
 
 from . import commands as c
 from .engine import DragConfig
-from .editor import Editor
+from .editor import NO_PAIRS_HINT, Editor
 from .errors import USER_ERRORS
 from .features_view import FeatureView
 from .limits import DEFAULT_TRUNCATION
@@ -90,6 +90,14 @@ class WorkerState:
     features: FeatureView | None = None
 
 
+def _start(e: Editor) -> None:
+    """Start, or, when no pair is left (a Start queued behind an undo or a clear), a hint instead of an error."""
+    if e.session is not None and not e.running and len(e.points.targets) == 0:
+        e.message = NO_PAIRS_HINT
+        return
+    e.start()
+
+
 def _handlers(e: Editor) -> dict:
     """Command type -> what it does to the editor."""
     return {
@@ -97,7 +105,7 @@ def _handlers(e: Editor) -> dict:
         c.NewImage: lambda cmd: e.new_image(cmd.seed, cmd.psi),
         c.SetMask: lambda cmd: e.set_mask(cmd.paint),
         c.SetConfig: lambda cmd: e.set_config(cmd.config),
-        c.Start: lambda cmd: e.start(),
+        c.Start: lambda cmd: _start(e),
         c.Stop: lambda cmd: e.stop(),
         c.Reset: lambda cmd: e.reset(),
         c.Undo: lambda cmd: e.undo(),

@@ -14,6 +14,7 @@ from draggan.commands import (AddPoint, ClearPoints, DeletePoint, LoadCheckpoint
                               Reset, SaveAnimation, SaveImage, SaveLatent, SaveSession, SetConfig, SetFeatureView,
                               SetMask, SetPoints, Start, Stop, Undo)
 from draggan.commands import coalesce as _coalesce
+from draggan.editor import NO_PAIRS_HINT
 from draggan.worker import EditWorker
 
 HANDLE, TARGET = (20.0, 32.0), (36.0, 32.0)
@@ -149,14 +150,27 @@ def test_user_errors_are_reported_and_the_worker_survives(worker, tmp_path):
     worker.send(LoadCheckpoint(str(bad)))
     s = worker.run_until_idle()
     assert s.error and "bad.pkl" in s.error and s.resolution == 64 and s.loading is None
-    worker.send(Start())  # no points yet
+    worker.send(Start())  # no points yet: a hint, not an error
     s2 = worker.run_until_idle()
-    assert s2.error_id == s.error_id + 1 and "handle" in s2.error
+    assert s2.error_id == s.error_id and s2.message == NO_PAIRS_HINT and not s2.running
     worker.send(SetPoints(((100.0, 5.0),), ((5.0, 5.0),)))  # refused when placed, not when started
     s3 = worker.run_until_idle()
     assert "outside" in s3.error and s3.handles == () and not s3.running
     worker.send(NewImage(5, 0.7))
     assert worker.run_until_idle().seed == 5
+
+
+def test_start_queued_behind_a_clear_is_a_hint(worker):
+    # The GUI sends Start from the state it last saw; an undo or clear queued just before can leave no pair.
+    place(worker)
+    worker.send(ClearPoints(rev=2))
+    worker.send(Start())
+    s = worker.run_until_idle()
+    assert s.error is None and s.message == NO_PAIRS_HINT and not s.running and s.handles == ()
+    place(worker)
+    worker.send(Start())
+    s = worker.run_until_idle()
+    assert s.error is None and s.step > 0 and s.message != NO_PAIRS_HINT
 
 
 def test_out_of_memory_is_reported(worker, monkeypatch):
