@@ -1,4 +1,5 @@
-"""`load_generator(path, device)`: one entry point for every checkpoint format we read.
+"""`load_generator(path, device)`: one entry point for every checkpoint format we read;
+`load_discriminator(path_or_bytes, device)` reads the same files' discriminator D.
 
 The format is detected from the file's bytes, not its name:
 - zip archive -> a `torch.save` file (rosinality/stylegan2-pytorch), read with weights_only;
@@ -17,6 +18,7 @@ import torch
 
 from ..config import GeneratorConfig
 from ..config_sg3 import StyleGAN3Config
+from ..discriminator import NO_DISCRIMINATOR_HINT, Discriminator, DiscriminatorConfig
 from ..errors import CheckpointError
 from ..networks import Generator
 from ..networks_sg3 import StyleGAN3Generator
@@ -89,11 +91,16 @@ def build_generator(cfg: GeneratorConfig | StyleGAN3Config, state_dict: dict[str
     """Instantiate our generator of the config's family and load the weights strictly, with a readable
     mismatch report."""
     G = StyleGAN3Generator(cfg) if isinstance(cfg, StyleGAN3Config) else Generator(cfg)
-    own = G.state_dict()
+    return _load_strict(G, state_dict, source, f"a {cfg.family} generator")
+
+
+def _load_strict(model: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str, what: str):
+    """Load `state_dict` into `model` (names, shapes, dtype, finiteness checked); eval, no grad."""
+    own = model.state_dict()
     missing = sorted(set(own) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(own))
     if missing or unexpected:
-        raise CheckpointError(f"{source}: the weights do not match a {cfg.family} generator of this config "
+        raise CheckpointError(f"{source}: the weights do not match {what} of this config "
                               f"(missing {missing[:5]}{'...' if len(missing) > 5 else ''}, "
                               f"unexpected {unexpected[:5]}{'...' if len(unexpected) > 5 else ''})")
     for k, t in state_dict.items():
@@ -103,8 +110,8 @@ def build_generator(cfg: GeneratorConfig | StyleGAN3Config, state_dict: dict[str
             raise CheckpointError(f"{source}: '{k}' is not a floating-point tensor")
         if not torch.isfinite(t).all():
             raise CheckpointError(f"{source}: '{k}' contains NaN or infinity; the file is corrupt")
-    G.load_state_dict({k: t.to(torch.float32) for k, t in state_dict.items()}, strict=True)
-    return G.eval().requires_grad_(False)
+    model.load_state_dict({k: t.to(torch.float32) for k, t in state_dict.items()}, strict=True)
+    return model.eval().requires_grad_(False)
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator | StyleGAN3Generator:
@@ -125,3 +132,66 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") 
 def checkpoint_info(path: str | os.PathLike) -> CheckpointInfo:
     cfg, _, fmt = read_checkpoint(path)
     return CheckpointInfo(path=str(path), format=fmt, config=cfg)
+
+
+def read_discriminator(source: str | os.PathLike | bytes) -> tuple[DiscriminatorConfig, dict[str, torch.Tensor], str]:
+    """Read a checkpoint's discriminator D into (config, state dict in NVIDIA's names, format name) on the CPU.
+
+    `source` is a path or the file's bytes. Files without D (our native .safetensors, G-only pickles,
+    converted .pt files) raise `CheckpointError` saying so and what to do instead.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        name, data = "the checkpoint", bytes(source)
+    else:
+        path = Path(source)
+        name = f"'{path}'"
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint at {name}: check the path")
+        data = path.read_bytes()
+    if not data:
+        raise CheckpointError(f"{name} is empty: download or copy the checkpoint again")
+    try:
+        fmt = detect_format(data)
+        if fmt == "native-safetensors":
+            raise CheckpointError("a .safetensors file written by `draggan convert` (or by pivotal tuning) holds "
+                                  f"only the generator, not the discriminator D: {NO_DISCRIMINATOR_HINT}")
+        if fmt == "rosinality-pt":
+            cfg, sd = rosinality.read_rosinality_discriminator(data)
+        else:
+            top = safe_pickle.safe_load(data)
+            if isinstance(top, dict) and ("G_ema" in top or "D" in top):
+                fmt = "nvidia-pytorch-pickle"
+                cfg, sd = nvidia_pickle.read_nvidia_discriminator(top)
+            elif isinstance(top, tuple) and len(top) == 3 and all(isinstance(n, safe_pickle.TFNetwork) for n in top):
+                fmt = "tensorflow-pickle"
+                cfg, sd = tf_pickle.read_tf_discriminator(top[1])
+            else:
+                raise CheckpointError(f"the pickle holds a {type(top).__name__}, not a StyleGAN2 training snapshot "
+                                      f"with a discriminator: {NO_DISCRIMINATOR_HINT}")
+    except CheckpointError as e:
+        raise CheckpointError(f"cannot load the discriminator from {name}: {e}") from None
+    except Exception as e:  # a damaged file can break any step; report it, never a traceback
+        raise CheckpointError(f"cannot load the discriminator from {name}: the file is corrupt "
+                              f"({type(e).__name__}: {e}); download or copy it again") from None
+    return cfg, sd, fmt
+
+
+def build_discriminator(cfg: DiscriminatorConfig, state_dict: dict[str, torch.Tensor],
+                        source: str = "file") -> Discriminator:
+    """Instantiate our discriminator for `cfg` and load the weights strictly, in eval mode without grad."""
+    return _load_strict(Discriminator(cfg), state_dict, source, "a StyleGAN2 discriminator")
+
+
+def load_discriminator(source: str | os.PathLike | bytes, device: str | torch.device = "cpu") -> Discriminator:
+    """Load the discriminator D of a checkpoint (path or bytes) as our `Discriminator`, in eval mode.
+
+    NVIDIA snapshots (stylegan2-ada-pytorch, stylegan3, StyleGAN-Human), TensorFlow (G, D, Gs) pickles
+    and rosinality training `.pt` files carry D; loading never runs code from the file.
+    """
+    cfg, sd, fmt = read_discriminator(source)
+    where = "the checkpoint" if isinstance(source, (bytes, bytearray, memoryview)) else f"'{source}'"
+    D = build_discriminator(cfg, sd, source=f"cannot load the discriminator from {where}")
+    D.cfg.extra = {**cfg.extra, "format": fmt}
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        D.cfg.extra["path"] = str(source)
+    return D.to(device)

@@ -7,6 +7,8 @@ constructor kwargs (nested in stylegan2-ada, flat in the stylegan3 repo) and wal
 never looked at. The family is decided by content: StyleGAN3 by its `SynthesisInput` /
 `L{k}_*` layers (-> `StyleGAN3Config`, its schedule checked against the stored layer
 attributes); StyleGAN-Human by `synthesis.b4.const` [C, 4, 2] and H x H/2 noise buffers.
+`read_nvidia_discriminator` reads the snapshot's `D` the same way (`DiscriminatorConfig`; rectangular
+when its `b4.fc` reads C x 4 x 2 values).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 
 from ..config import GeneratorConfig
 from ..config_sg3 import StyleGAN3Config
+from ..discriminator import NO_DISCRIMINATOR_HINT, DiscriminatorConfig
 from ..errors import CheckpointError
 from .safe_pickle import PersistedObject
 
@@ -38,13 +41,13 @@ def _plain(v):
     return v
 
 
-def _walk(obj: PersistedObject, prefix: str, out: dict[str, torch.Tensor], classes: set[str]):
+def _walk(obj: PersistedObject, prefix: str, out: dict[str, torch.Tensor], classes: set[str], root: str = "G_ema"):
     classes.add(obj.class_name)
     st = obj.state
     for group in ("_parameters", "_buffers"):
         tensors = st.get(group) or {}
         if not isinstance(tensors, dict):
-            raise CheckpointError(f"{prefix or 'G_ema'}: {group} is not a dict; the file is corrupt")
+            raise CheckpointError(f"{prefix or root}: {group} is not a dict; the file is corrupt")
         for name, t in tensors.items():
             if t is None:
                 continue
@@ -53,14 +56,14 @@ def _walk(obj: PersistedObject, prefix: str, out: dict[str, torch.Tensor], class
             out[prefix + name] = t
     modules = st.get("_modules") or {}
     if not isinstance(modules, dict):
-        raise CheckpointError(f"{prefix or 'G_ema'}: _modules is not a dict; the file is corrupt")
+        raise CheckpointError(f"{prefix or root}: _modules is not a dict; the file is corrupt")
     for name, child in modules.items():
         if child is None:
             continue
         if not isinstance(child, PersistedObject):
             raise CheckpointError(f"module {prefix}{name} is not a persisted network module; "
                                   "the file is corrupt or not a supported checkpoint")
-        _walk(child, f"{prefix}{name}.", out, classes)
+        _walk(child, f"{prefix}{name}.", out, classes, root)
 
 
 # Signature defaults that differ between the two repos (CHECKPOINTS.md, section 1).
@@ -261,3 +264,75 @@ def _json_safe(v):
     if isinstance(v, list):
         return [_json_safe(x) for x in v]
     return v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# The discriminator D of a training snapshot (stylegan2-ada-pytorch, the stylegan3 repo, StyleGAN-Human).
+
+_D_KWARGS = {"c_dim", "img_resolution", "img_channels", "architecture", "channel_base", "channel_max",
+             "num_fp16_res", "conv_clamp", "cmap_dim", "block_kwargs", "mapping_kwargs", "epilogue_kwargs",
+             "square"}  # `square`: StyleGAN-Human's public train.py
+# Block kwargs that only matter for training (layer freezing, memory layout) are accepted and ignored.
+_D_BLOCK_KWARGS = {"activation", "resample_filter", "fp16_channels_last", "freeze_layers"}
+_D_EPILOGUE_KWARGS = {"activation", "mbstd_group_size", "mbstd_num_channels"}
+
+
+def read_nvidia_discriminator(top: dict) -> tuple[DiscriminatorConfig, dict[str, torch.Tensor]]:
+    """The unpickled top-level dict -> (config, state dict) of its discriminator `D`."""
+    d = top.get("D")
+    if d is None:
+        raise CheckpointError(f"the pickle has no discriminator 'D' (top-level keys: {sorted(map(str, top))}): "
+                              f"{NO_DISCRIMINATOR_HINT}")
+    if not isinstance(d, PersistedObject) or d.class_name != "Discriminator":
+        name = d.class_name if isinstance(d, PersistedObject) else type(d).__name__
+        raise CheckpointError(f"'D' is a {name}, not a StyleGAN2 Discriminator; the file is not supported")
+    tensors: dict[str, torch.Tensor] = {}
+    _walk(d, "", tensors, set(), root="D")
+    kwargs = d.state.get("_init_kwargs")
+    if not isinstance(kwargs, dict) or d.state.get("_init_args"):
+        raise CheckpointError("D has no readable constructor arguments; the file is corrupt or not supported")
+    cfg = _d_config_from_kwargs(kwargs, tensors)
+    cfg.extra = {"format": "nvidia-pytorch-pickle"}
+    return cfg, tensors
+
+
+def _d_config_from_kwargs(kw: dict, tensors: dict[str, torch.Tensor]) -> DiscriminatorConfig:
+    kw = _plain(kw)
+    block = dict(kw.pop("block_kwargs", None) or {})
+    epilogue = dict(kw.pop("epilogue_kwargs", None) or {})
+    kw.pop("mapping_kwargs", None)  # used by conditional D only, which the config refuses
+    kw.pop("cmap_dim", None)
+    unknown = sorted(set(kw) - _D_KWARGS) + sorted(set(block) - _D_BLOCK_KWARGS) + \
+        sorted(set(epilogue) - _D_EPILOGUE_KWARGS)
+    if unknown:
+        raise CheckpointError(f"D has argument(s) {unknown} that a StyleGAN2 discriminator does not take; "
+                              "the file was written by a modified network or is corrupt")
+    if block.get("activation", "lrelu") != "lrelu" or epilogue.get("activation", "lrelu") != "lrelu":
+        raise CheckpointError("this discriminator uses a non-standard activation, which is not supported")
+    for key in ("c_dim", "img_resolution", "img_channels"):
+        if key not in kw:
+            raise CheckpointError(f"D has no '{key}' argument; the file is not a StyleGAN2 discriminator pickle")
+    square = _d_is_square(tensors)
+    said = kw.pop("square", None)
+    if said is not None and bool(said) != square:
+        raise CheckpointError(f"D's kwargs say square={said} but its b4.fc weight is for "
+                              f"{'square' if square else 'rectangular'} images; the file is corrupt")
+    try:
+        return DiscriminatorConfig(
+            img_resolution=kw["img_resolution"], img_channels=kw["img_channels"], c_dim=kw["c_dim"],
+            architecture=kw.get("architecture", "resnet"), channel_base=kw.get("channel_base", 32768),
+            channel_max=kw.get("channel_max", 512), resample_filter=tuple(block.get("resample_filter", (1, 3, 3, 1))),
+            conv_clamp=kw.get("conv_clamp"), num_fp16_res=kw.get("num_fp16_res", 0),
+            mbstd_group_size=epilogue.get("mbstd_group_size", 4),
+            mbstd_num_channels=epilogue.get("mbstd_num_channels", 1), square=square)
+    except TypeError as e:
+        raise CheckpointError(f"invalid discriminator arguments: {e}") from None
+
+
+def _d_is_square(tensors: dict[str, torch.Tensor]) -> bool:
+    """Square, or StyleGAN-Human's H x H/2: the epilogue's fc reads C x 4 x 4 or C x 4 x 2 values."""
+    fc = tensors.get("b4.fc.weight")
+    if fc is None or fc.ndim != 2 or fc.shape[1] not in (fc.shape[0] * 16, fc.shape[0] * 8):
+        raise CheckpointError(f"D's b4.fc.weight has shape {None if fc is None else tuple(fc.shape)}, expected "
+                              "[C, C*4*4] (StyleGAN2) or [C, C*4*2] (StyleGAN-Human); the file is not supported")
+    return fc.shape[1] == fc.shape[0] * 16

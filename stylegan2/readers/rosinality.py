@@ -3,7 +3,8 @@
 `torch.load(weights_only=True)` with only `argparse.Namespace` allowed reads the
 zip; the config is inferred from tensor shapes (the file stores none) and the
 names are mapped to NVIDIA's. Files without a `latent_avg` get `w_avg` estimated
-from mapped z with a fixed seed, so loading is deterministic.
+from mapped z with a fixed seed, so loading is deterministic. `read_rosinality_discriminator` reads
+the discriminator `d` of training checkpoints the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import warnings
 import torch
 
 from ..config import GeneratorConfig
+from ..discriminator import NO_DISCRIMINATOR_HINT, DiscriminatorConfig, resample_filter_buffers
 from ..errors import CheckpointError
 from ..ops import setup_filter
 
@@ -124,3 +126,74 @@ def _estimate_w_avg(cfg: GeneratorConfig, sd: dict[str, torch.Tensor]) -> torch.
                              if k.startswith("mapping.")} | {"w_avg": torch.zeros(cfg.w_dim)})
     z = torch.randn(W_AVG_SAMPLES, cfg.z_dim, generator=torch.Generator().manual_seed(W_AVG_SEED))
     return mapping(z)[:, 0].mean(0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The discriminator `d` (rosinality's model.py `Discriminator`): always 'resnet', minibatch stddev
+# group 4 with 1 channel, the [1,3,3,1] blur. `convs.0` is fromrgb, `convs.{i}` the ResBlock at
+# resolution img_resolution / 2**(i-1); its (out + skip) / sqrt(2) equals NVIDIA's gain sqrt(.5) on both.
+
+def read_rosinality_discriminator(data: bytes) -> tuple[DiscriminatorConfig, dict[str, torch.Tensor]]:
+    ckpt = _torch_load(data)
+    d = ckpt.get("d")
+    if not isinstance(d, dict) or not d:
+        raise CheckpointError(f"the .pt file has no discriminator 'd' (keys: {sorted(map(str, ckpt))[:8]}; "
+                              f"converted files often keep only g_ema): {NO_DISCRIMINATOR_HINT}")
+    if "convs.0.0.weight" not in d or "final_linear.1.weight" not in d:
+        raise CheckpointError("the .pt file's 'd' is not rosinality's StyleGAN2 Discriminator (no convs.0 / "
+                              "final_linear; a SWAGAN or modified D?); it is not supported")
+    try:
+        cfg = _infer_d_config(d)
+        sd = _rename_d(d, cfg)
+    except KeyError as e:
+        raise CheckpointError(f"the .pt file's 'd' lacks {e}; the file is incomplete or not supported") from None
+    cfg.extra = {"format": "rosinality-pt"}
+    return cfg, sd
+
+
+def _infer_d_config(d: dict[str, torch.Tensor]) -> DiscriminatorConfig:
+    n_blocks = len({m.group(1) for k in d if (m := re.match(r"convs\.(\d+)\.conv1\.", k))})
+    res = 2 ** (n_blocks + 2)
+    chans = {res: d["convs.0.0.weight"].shape[0], 4: d["final_conv.0.weight"].shape[0]}
+    for i in range(1, n_blocks + 1):
+        chans[res >> i] = d[f"convs.{i}.conv2.1.weight"].shape[0]
+    channel_max = max(chans.values())
+    cfg = DiscriminatorConfig(img_resolution=res, img_channels=d["convs.0.0.weight"].shape[1],
+                              channel_base=chans[res] * res, channel_max=channel_max)
+    wrong = {r: c for r, c in chans.items() if cfg.channels(r) != c}
+    if wrong:
+        raise CheckpointError(f"the discriminator channel counts {chans} of this .pt file do not follow the "
+                              "StyleGAN2 min(channel_base / res, channel_max) rule; not supported")
+    blur = setup_filter(cfg.resample_filter)
+    for k, t in d.items():
+        if k.endswith(".kernel") and (t.shape != blur.shape or not torch.allclose(t.float(), blur)):
+            raise CheckpointError(f"'{k}' is not the [1,3,3,1] blur kernel; custom kernels are not supported")
+    return cfg
+
+
+def _rename_d(d: dict[str, torch.Tensor], cfg: DiscriminatorConfig) -> dict[str, torch.Tensor]:
+    top = f"b{cfg.img_resolution}"
+    sd = {f"{top}.fromrgb.weight": d["convs.0.0.weight"], f"{top}.fromrgb.bias": d["convs.0.1.bias"]}
+    for i, res in enumerate(cfg.block_resolutions, start=1):
+        b, src = f"b{res}", f"convs.{i}"
+        sd[f"{b}.conv0.weight"], sd[f"{b}.conv0.bias"] = d[f"{src}.conv1.0.weight"], d[f"{src}.conv1.1.bias"]
+        sd[f"{b}.conv1.weight"], sd[f"{b}.conv1.bias"] = d[f"{src}.conv2.1.weight"], d[f"{src}.conv2.2.bias"]
+        sd[f"{b}.skip.weight"] = d[f"{src}.skip.1.weight"]
+    sd["b4.conv.weight"], sd["b4.conv.bias"] = d["final_conv.0.weight"], d["final_conv.1.bias"]
+    sd["b4.fc.weight"], sd["b4.fc.bias"] = d["final_linear.0.weight"], d["final_linear.0.bias"]
+    sd["b4.out.weight"], sd["b4.out.bias"] = d["final_linear.1.weight"], d["final_linear.1.bias"]
+    known = {k for k in d if k.endswith(".kernel")} | _rosinality_d_names(cfg)
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise CheckpointError(f"the .pt file's 'd' has tensors this reader does not know: {unknown[:5]}")
+    sd = {k: v.float().contiguous() for k, v in sd.items()}
+    return {**sd, **resample_filter_buffers(cfg)}
+
+
+def _rosinality_d_names(cfg: DiscriminatorConfig) -> set[str]:
+    names = {"convs.0.0.weight", "convs.0.1.bias", "final_conv.0.weight", "final_conv.1.bias"}
+    names |= {f"final_linear.{i}.{p}" for i in (0, 1) for p in ("weight", "bias")}
+    for i in range(1, len(cfg.block_resolutions) + 1):
+        names |= {f"convs.{i}.conv1.0.weight", f"convs.{i}.conv1.1.bias", f"convs.{i}.conv2.1.weight",
+                  f"convs.{i}.conv2.2.bias", f"convs.{i}.skip.1.weight"}
+    return names

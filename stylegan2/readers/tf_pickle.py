@@ -3,7 +3,8 @@
 The pickle is a tuple (G, D, Gs) of `dnnlib.tflib.network.Network` states; the
 restricted unpickler keeps each state as a dict. We use `Gs`: its static kwargs
 become a `GeneratorConfig` and its variables (numpy arrays, TF layouts) are
-renamed and re-laid-out to our (NVIDIA PyTorch) names.
+renamed and re-laid-out to our (NVIDIA PyTorch) names. `read_tf_discriminator` does the same
+for `D`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 
 from ..config import GeneratorConfig
+from ..discriminator import NO_DISCRIMINATOR_HINT, DiscriminatorConfig, resample_filter_buffers
 from ..errors import CheckpointError
 from .safe_pickle import TFNetwork
 
@@ -145,3 +147,85 @@ def _filter(taps) -> np.ndarray:
     f = np.asarray(taps, dtype=np.float32)
     f = np.outer(f, f)
     return f / f.sum()
+
+
+# ---------------------------------------------------------------------------------------------
+# The discriminator D (`D_stylegan2`, and stylegan2-ada's TF `D_main`), renamed as NVIDIA's
+# legacy.py `convert_tf_discriminator` does: conv kernels HWIO -> OIHW with no flip (TF's
+# strided down-convolution is a plain correlation, as in PyTorch), dense weights transposed.
+
+# TF kwarg -> DiscriminatorConfig field; None = known and irrelevant to inference (or checked below).
+_D_KWARGS = {
+    "label_size": "c_dim", "resolution": "img_resolution", "num_channels": "img_channels",
+    "architecture": "architecture", "fmap_base": "channel_base", "fmap_max": "channel_max",
+    "num_fp16_res": "num_fp16_res", "conv_clamp": "conv_clamp", "resample_kernel": "resample_filter",
+    "mbstd_group_size": "mbstd_group_size", "mbstd_num_features": "mbstd_num_channels",
+    "nonlinearity": None, "mapping_layers": None, "mapping_fmaps": None, "mapping_lrmul": None,
+    "freeze_layers": None, "structure": None,
+}
+
+
+def _d_config(kwargs: dict) -> DiscriminatorConfig:
+    cfg: dict = {}
+    for key, value in kwargs.items():
+        if key not in _D_KWARGS:
+            raise CheckpointError(f"the TensorFlow discriminator has an unsupported argument '{key}'; "
+                                  "this reader knows the official StyleGAN2 / StyleGAN2-ADA networks only")
+        value = value.item() if isinstance(value, np.generic) else value
+        if key == "nonlinearity" and value != "lrelu":
+            raise CheckpointError(f"nonlinearity {value!r} is not supported (only 'lrelu')")
+        field = _D_KWARGS[key]
+        if field is None or (value is None and field != "mbstd_group_size"):
+            continue
+        cfg[field] = int(value) * 2 if key == "fmap_base" else value  # TF: fmap_base / 2**stage
+    cfg.setdefault("channel_base", 16384 * 2)
+    # TF's D uses mbstd_group_size=4 when the kwargs omit it (the legacy converter assumes the whole
+    # batch instead); 4 reproduces what the TF network computes.
+    cfg.setdefault("mbstd_group_size", 4)
+    if cfg["mbstd_group_size"] is not None and cfg["mbstd_group_size"] <= 1:
+        cfg["mbstd_num_channels"] = 0  # TF skips the layer for group sizes <= 1
+        cfg["mbstd_group_size"] = None
+    return DiscriminatorConfig(**cfg)
+
+
+def read_tf_discriminator(d: TFNetwork) -> tuple[DiscriminatorConfig, dict[str, torch.Tensor]]:
+    """The `D` network of a TF (G, D, Gs) tuple -> (config, state dict in NVIDIA's names)."""
+    st = _state(d)
+    tf = _variables(st, "D")
+    if any(re.fullmatch(r"FromRGB_lod\d+/.*", n) for n in tf):
+        raise CheckpointError("this TensorFlow discriminator is a progressive-growing (StyleGAN1-style) "
+                              "network, which is not supported: " + NO_DISCRIMINATOR_HINT)
+    cfg = _d_config(dict(st.get("static_kwargs") or {}))
+    cfg.extra = {"format": "tensorflow-pickle", "build_func_name": str(st.get("build_func_name"))}
+    used: set[str] = set()
+
+    def get(name: str) -> np.ndarray:
+        if name not in tf:
+            raise CheckpointError(f"the TensorFlow discriminator lacks variable '{name}'; the file is incomplete")
+        used.add(name)
+        return tf[name].astype(np.float32)
+
+    def conv(dst: str, src: str, bias: bool = True):
+        sd[f"{dst}.weight"] = get(f"{src}/weight").transpose(3, 2, 0, 1)  # HWIO -> OIHW
+        if bias:
+            sd[f"{dst}.bias"] = get(f"{src}/bias")
+
+    sd: dict[str, np.ndarray] = {}
+    for res in cfg.block_resolutions:
+        b, t = f"b{res}", f"{res}x{res}"
+        if res == cfg.img_resolution or cfg.architecture == "skip":
+            conv(f"{b}.fromrgb", f"{t}/FromRGB")
+        conv(f"{b}.conv0", f"{t}/Conv0")
+        conv(f"{b}.conv1", f"{t}/Conv1_down")
+        if cfg.architecture == "resnet":
+            conv(f"{b}.skip", f"{t}/Skip", bias=False)
+    if cfg.architecture == "skip":
+        conv("b4.fromrgb", "4x4/FromRGB")
+    conv("b4.conv", "4x4/Conv")
+    sd["b4.fc.weight"], sd["b4.fc.bias"] = get("4x4/Dense0/weight").T, get("4x4/Dense0/bias")
+    sd["b4.out.weight"], sd["b4.out.bias"] = get("Output/weight").T, get("Output/bias")
+    unused = sorted(set(tf) - used)
+    if unused:
+        raise CheckpointError(f"the TensorFlow discriminator has variables this reader does not know: {unused[:5]}")
+    out = {k: torch.from_numpy(np.array(v, dtype=np.float32, order="C")) for k, v in sd.items()}
+    return cfg, {**out, **resample_filter_buffers(cfg)}
