@@ -1,8 +1,8 @@
-"""`draggan`: the one command-line entry point (GUI, info, generate, convert, edit, bench, benchmark).
+"""`draggan`: the one command-line entry point (GUI, info, generate, convert, edit, invert, bench, benchmark).
 
 checkpoint -> generator -> engine -> here. This module alone reads argparse: each
 `cmd_*` turns its flags into typed values and calls a library function
-(`headless.edit`, `bench.run_bench`, `demo.benchmark.run_benchmark`, `gui.app.run_gui`);
+(`headless.edit`, `inverting.invert`, `bench.run_bench`, `demo.benchmark.run_benchmark`, `gui.app.run_gui`);
 nothing imports this module. Every number is checked as it is parsed (finite, in
 range), every output before the work starts. User mistakes print one line,
 "draggan: error: ...", and exit with status 2; nothing a user can type or hand
@@ -61,6 +61,15 @@ TRUNCATION = _float(*TRUNCATION_RANGE)
 def _synthetic(text: str) -> int:
     from .bench import check_synthetic_resolution
     return _typed(int, check_synthetic_resolution, "a power of two from 16 to 1024")(text)
+
+
+def _variants(text: str) -> tuple[str, ...]:
+    from .bench import VARIANTS, parse_variants
+    names = parse_variants(text)
+    unknown = [v for v in names if v not in VARIANTS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"expected names from {','.join(VARIANTS)}, got '{brief(text)}'")
+    return names
 
 
 def _load(checkpoint, device: str | None):
@@ -219,12 +228,60 @@ def cmd_edit(args) -> int:
     return 0
 
 
+def _box(text: str) -> tuple[float, float, float, float]:
+    """--box X0,Y0,X1,Y1: a crop rectangle in picture pixels (inside-ness is checked against the picture)."""
+    parts = text.replace(" ", "").split(",")
+    try:
+        values = tuple(check_float(float(v), "a crop box coordinate", 0.0) for v in parts)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"expected X0,Y0,X1,Y1 in picture pixels, got '{brief(text)}'") from None
+    except DragGANError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"expected four numbers X0,Y0,X1,Y1, got '{brief(text)}'")
+    return values
+
+
+def cmd_invert(args) -> int:
+    from .checkpoints import resolve_checkpoint
+    from .devices import choose_device
+    from .engine.inversion import PTI_STEPS, WPLUS_STEPS, InversionConfig
+    from .engine.perceptual import parse_loss
+    from .inverting import InvertOutputs, invert, summary
+    from .photo import fit_to_model, load_photo
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    choose_device(args.device)
+    wplus = args.w_plus_steps if args.w_plus_steps is not None else (WPLUS_STEPS if args.w_plus else 0)
+    pti = args.pti_steps if args.pti_steps is not None else (PTI_STEPS if args.pti else 0)
+    changes = {k: v for k, v in dict(w_steps=args.steps, loss=args.loss, seed=args.seed).items() if v is not None}
+    config = InversionConfig(wplus_steps=wplus, pti_steps=pti, **changes)  # a bad loss fails here, in one line
+    outputs = InvertOutputs.beside(args.out, pti=pti > 0, inputs=[args.image, checkpoint])
+    photo = load_photo(args.image)  # a bad picture fails before the model loads
+    for note in photo.notes:
+        print(f"note: {note}")
+    G = _load(checkpoint, args.device)
+    notes = list(photo.notes)
+    target = fit_to_model(photo.rgb, G.img_size, args.box, notes)
+    for note in notes[len(photo.notes):]:
+        print(f"note: {note}")
+    D = None
+    if "d" in [name for _, name in parse_loss(config.loss)]:
+        from stylegan2 import load_discriminator
+        D = load_discriminator(checkpoint, G.device)
+    extra = {"image": str(args.image), "box": list(args.box) if args.box else "centre", "notes": notes}
+    run = invert(G, target, config, outputs, D=D, progress=not args.no_progress, extra=extra)
+    print(summary(run))
+    print("wrote " + ", ".join(map(str, run.outputs.paths())))
+    return 0
+
+
 def cmd_bench(args) -> int:
-    from .bench import BenchOptions, run_bench
+    from .bench import VARIANTS, BenchOptions, run_bench
     run_bench(BenchOptions(checkpoint=args.checkpoint, synthetic=args.synthetic, family=args.family,
                            device=args.device,
                            steps=args.steps, warmup=args.warmup, points=args.points, repeats=args.repeats,
-                           json_out=args.json))
+                           variants=args.variants or tuple(VARIANTS), image_every=args.image_every, threads=args.threads,
+                           suite=args.suite, json_out=args.json, progress=not args.no_progress))
     return 0
 
 
@@ -238,10 +295,16 @@ def cmd_benchmark(args) -> int:
     if args.json is not None:
         check_output(args.json, (".json",), "results file", inputs=[checkpoint])
     pairs, variant_pairs = (3, 2) if args.quick else (args.pairs, args.variant_pairs)
+    real_steps = None
+    if args.real_steps is not None and not args.real:
+        raise DragGANError("--real-steps sets the inversion of --real; add --real")
+    if args.real:
+        from .demo.real_benchmark import REAL_STEPS
+        real_steps, variant_pairs = tuple(args.real_steps or REAL_STEPS), None if args.quick else variant_pairs
     G = _load(checkpoint, args.device)
     run_benchmark(G, pairs=pairs, variant_pairs=variant_pairs, max_steps=args.steps, seed=args.seed,
                   psi=args.trunc, workers=args.workers, checkpoint=str(checkpoint), json_out=args.json,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, real_steps=real_steps)
     return 0
 
 
@@ -337,19 +400,54 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_edit)
 
-    sp = sub.add_parser("bench", help="steps/s and memory of the engine vs a full forward every step")
+    sp = sub.add_parser("invert", help="turn your own picture into a latent (and a tuned generator) to edit")
+    ckpt(sp)
+    sp.add_argument("--image", required=True, help="the picture (PNG, JPEG, ...); centre-cropped to the model's "
+                    "aspect and resized, unless --box says where")
+    sp.add_argument("--box", type=_box, default=None, metavar="X0,Y0,X1,Y1",
+                    help="crop this rectangle of the picture (pixels) instead of the centre")
+    sp.add_argument("--out", default="inverted.png", help="the reconstruction (PNG at model size); the latent "
+                    "(.latent.npy), report (.json) and, with --pti, the tuned generator (.generator.safetensors) "
+                    "go beside it")
+    sp.add_argument("--steps", type=_int(1, MAX_STEPS), default=None,
+                    help="W projection steps (default 1000, NVIDIA's projector)")
+    sp.add_argument("--w-plus", action="store_true", help="refine per layer (W+) after W: a closer fit")
+    sp.add_argument("--w-plus-steps", type=_int(0, MAX_STEPS), default=None, metavar="N",
+                    help="W+ steps (default with --w-plus: 300)")
+    sp.add_argument("--pti", action="store_true",
+                    help="pivotal tuning: fine-tune a copy of the generator around the latent (closest fit; "
+                         "writes OUT.generator.safetensors, the checkpoint to edit with)")
+    sp.add_argument("--pti-steps", type=_int(0, MAX_STEPS), default=None, metavar="N",
+                    help="pivotal-tuning steps at most (default with --pti: 350; it stops early when close)")
+    sp.add_argument("--loss", default=None, help="distance to the picture: l1, l2, msssim, vgg (random-weight), "
+                    "d (the checkpoint's discriminator), weighted and joined by '+' (default 'l2+0.1*msssim')")
+    sp.add_argument("--seed", type=SEED, default=None, help="seed of the optimisation noise (default 0)")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_invert)
+
+    sp = sub.add_parser("bench", help="steps/s and memory of the engine vs a full forward and the authors' step")
     sp.add_argument("checkpoint", nargs="?", default=None, help="checkpoint (default: the shipped demo model)")
     sp.add_argument("--synthetic", type=_synthetic, default=None, metavar="RES",
                     help="use a random-weight generator at RES (256, 512, 1024) instead")
     sp.add_argument("--family", default="stylegan2", choices=["stylegan2", "stylegan3-t", "stylegan3-r"],
                     help="the --synthetic generator: StyleGAN2 config f (default) or StyleGAN3-T / -R")
+    sp.add_argument("--suite", action="store_true",
+                    help="the README's speed table: the demo model and random config-f 256 and 512 px generators")
+    sp.add_argument("--variants", type=_variants, default=None, metavar="A,B",
+                    help="which to time, in this order (default: all): ours (an image every --image-every "
+                         "steps), ours-image (an image every step), full-forward, official (the authors' step)")
+    sp.add_argument("--image-every", type=_int(0, MAX_STEPS), default=4, metavar="N",
+                    help="'ours' renders the image every N steps, a preview rate (default 4; 0 = never)")
+    sp.add_argument("--threads", type=_int(1, 1024), default=None, help="torch threads (default: all cores)")
     sp.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: cuda if present, else cpu)")
-    sp.add_argument("--steps", type=_int(1, MAX_STEPS), default=20, help="timed steps per variant")
-    sp.add_argument("--warmup", type=_int(0, MAX_STEPS), default=3)
+    sp.add_argument("--steps", type=_int(1, MAX_STEPS), default=None,
+                    help="timed steps per variant (default 20; --suite: per model)")
+    sp.add_argument("--warmup", type=_int(0, MAX_STEPS), default=None, help="untimed steps first (default 3)")
     sp.add_argument("--points", type=_int(1, MAX_POINTS), default=1, help="number of handles")
     sp.add_argument("--repeats", type=_int(1, MAX_REPEATS), default=2,
                     help="alternating rounds; the best of each variant counts")
-    sp.add_argument("--json", help="also write the results to this JSON file")
+    sp.add_argument("--json", help="also write the machine, the options and the results to this JSON file")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=cmd_bench)
 
     sp = sub.add_parser("benchmark", help="the paper's face-landmark experiment (Table 1) on the demo model")
@@ -366,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", help="write the results to this JSON file")
     sp.add_argument("--workers", type=_int(1, MAX_WORKERS), default=1,
                     help="CPU processes running edits side by side (one thread each; try the core count)")
+    sp.add_argument("--real", action="store_true",
+                    help="A is a family render the model never drew (a stand-in for a photo), inverted "
+                         "W -> W+ -> pivotal tuning, then dragged to B's landmarks; our settings only")
+    sp.add_argument("--real-steps", type=_int(0, MAX_STEPS), nargs=3, metavar=("W", "WPLUS", "PTI"), default=None,
+                    help="with --real: inversion steps of each stage (default 300 300 150; PTI stops at 35 dB)")
     sp.add_argument("--no-progress", action="store_true")
     sp.set_defaults(func=cmd_benchmark)
     return p

@@ -9,11 +9,15 @@ the same rules.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .engine import DragConfig
 from .points import Points, validate_pairs
+
+if TYPE_CHECKING:
+    from .engine.inversion import InversionConfig
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,19 @@ class LoadCheckpoint:
 class NewImage:
     seed: int  # NVIDIA convention: z = RandomState(seed).randn(1, z_dim); [0, 2^32)
     psi: float  # truncation psi (1 = none)
+
+
+@dataclass(frozen=True)
+class OpenPhoto:
+    """Invert a picture into the open generator; it becomes the image (undoable) when the inversion ends."""
+    path: str  # a picture file (PNG, JPEG, ...; see draggan.photo)
+    box: tuple | None = None  # (x0, y0, x1, y1) crop in picture px; None = the centre crop to the model's aspect
+    config: "InversionConfig | None" = None  # stages and steps; None = InversionConfig()
+
+
+@dataclass(frozen=True)
+class CancelInversion:
+    """Drop the inversion in progress; the image and the generator stay as they were."""
 
 
 # ---- point edits (each carries the GUI's edit counter, echoed in the published state) ----

@@ -2,10 +2,11 @@
 
 checkpoint -> generator -> engine -> here -> worker (a thread) -> GUI; the headless
 `draggan edit` and the tests drive it directly. It holds the model, the image
-(seed, truncation, latent), the points, the painted mask, the settings, one
-undo history of `(latent, points, mask)`, the current run's log, and reads and
-writes the user's files. Every method runs to completion and returns; errors a
-user can cause raise `DragGANError` and leave the state as it was.
+(seed, truncation, latent, or an inverted photo: `PhotoEditing`), the points, the
+painted mask, the settings, one undo history of `(latent, points, mask)`, the
+current run's log, and reads and writes the user's files. Every method runs to
+completion and returns; errors a user can cause raise `DragGANError` and leave
+the state as it was.
 
 Dimension legend: L num_ws, D w_dim, n handles, m <= n targets, H/W image size.
 """
@@ -22,10 +23,11 @@ from . import commands as cmds
 from .engine import DragConfig, DragSession, StepResult, seed_to_ws
 from .errors import DragGANError
 from .features_view import FeatureView, FeatureViewer
-from .history import History, ImageOrigin, Snapshot
+from .history import History, Snapshot
 from .limits import DEFAULT_TRUNCATION, check_seed, check_truncation
 from .mask import FIXED, MOVABLE, UNPAINTED, mask_from_paint
 from .exports import Exports
+from .photo_editing import PhotoEditing
 from .points import Points, validate_pairs
 from .run_log import MAX_FRAME_BYTES, RunLog
 from .session_file import find_checkpoint, load_session, weights_fingerprint
@@ -35,8 +37,8 @@ NO_PAIRS_HINT = "place a handle point and its target first (click the image twic
 PAINT_VALUES = (UNPAINTED, MOVABLE, FIXED)
 
 
-class Editor(Exports):
-    """One image being edited on one generator (saving images, latents, animations, sessions: `Exports`)."""
+class Editor(Exports, PhotoEditing):
+    """One image being edited on one generator (saving images, latents, sessions: `Exports`; photos: `PhotoEditing`)."""
 
     def __init__(self, device="cpu", config: DragConfig = DragConfig(), seed: int = 0, psi: float = DEFAULT_TRUNCATION,
                  max_frame_bytes: int = MAX_FRAME_BYTES):
@@ -125,9 +127,10 @@ class Editor(Exports):
         if self.G is None:
             self.seed, self.psi = seed, psi
             return ""
-        ws = seed_to_ws(self.G, seed, psi, label=self.config.label)
+        ws = seed_to_ws(self.base_G, seed, psi, label=self.config.label)
         self._stop_run()
         self._push_history()  # Undo brings the previous image back, with its drags still undoable
+        self._leave_photo()
         self.seed, self.psi, self.latent_source = seed, psi, None
         self.ws0 = ws.to(self.device)
         self.session.set_latent(self.ws0)
@@ -197,7 +200,7 @@ class Editor(Exports):
             self._show(r.image)
         if r.done:
             why = r.status if r.status != "running" else ("converged" if r.converged else "step limit")
-            self._end_run("error" if r.error else why, render=False)  # converged, step limit, stuck, error
+            self._end_run("error" if r.error else why, render=r.image is None and not r.error)  # converged, ..., error
         return r
 
     def stop(self) -> None:
@@ -245,10 +248,8 @@ class Editor(Exports):
         if entry is None:
             self.message = "nothing to undo" if undo else "nothing to redo"
             return self.message
+        self._restore_origin(entry.image)  # a photo's image comes back with its (tuned) generator
         self.session.set_latent(entry.latent.to(self.device))
-        origin = entry.image
-        self.seed, self.psi, self.latent_source = origin.seed, origin.psi, origin.latent_source
-        self.ws0 = origin.original.to(self.device)
         self.points = entry.points.copy()
         self.paint = None if entry.paint is None else entry.paint.copy()
         self.session.set_mask(mask_from_paint(self.paint))
@@ -258,8 +259,7 @@ class Editor(Exports):
         return self.message
 
     def _snapshot(self) -> Snapshot:
-        origin = ImageOrigin(self.seed, self.psi, self.latent_source, self.ws0.detach().cpu().clone())
-        return Snapshot.take(self.session.current_ws(), self.points, self.paint, origin)
+        return Snapshot.take(self.session.current_ws(), self.points, self.paint, self._origin())
 
     def _push_history(self) -> None:
         self.history.push(self._snapshot())
@@ -267,8 +267,9 @@ class Editor(Exports):
 
     def _replaced(self, history: bool = False) -> None:
         """The latent changed outside a run: new image, new animation, fresh run statistics."""
-        if history:
+        if history:  # a checkpoint or a session replaced everything
             self.history.clear()
+            self.photo = self.inversion = None
         self.latent_version += 1
         self.log.clear()
         self._show(self.session.render())
@@ -293,7 +294,7 @@ class Editor(Exports):
         ckpt = find_checkpoint(data, path)
         same = self.G is not None and self.checkpoint is not None and Path(self.checkpoint).exists() \
             and ckpt.resolve().samefile(self.checkpoint)
-        G = self.G if same else self._load(ckpt)
+        G = self.base_G if same else self._load(ckpt)
         size = tuple(G.img_size)
         if tuple(data.size) != size:
             raise DragGANError(f"session '{path}' is for a model of {data.size[1]}x{data.size[0]} images, but "
@@ -319,6 +320,7 @@ class Editor(Exports):
         self.ws0 = original.to(self.device)
         self.points, self.paint = points, data.paint
         self._replaced(history=True)
+        self.photo = self._session_photo(data, G)
         self.loaded_id += 1
         self.saved_changes = self.changes - (1 if unsaved else 0)
         self.session_path = None if unsaved else self.session_path

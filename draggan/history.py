@@ -1,4 +1,4 @@
-"""The editor's one undo history: whole drags, resets and new images as `(latent, points, mask)` entries.
+"""The editor's one undo history: whole drags, resets, new images and photos as `(latent, points, mask)` entries.
 
 editor -> here. An entry is the state *before* an undoable change; undo swaps the
 current state for the newest entry and keeps the current one for redo. Latents
@@ -38,6 +38,7 @@ class ImageOrigin:
     psi: float  # truncation
     latent_source: str | None  # a latent file the image came from instead of the seed
     original: torch.Tensor  # [1, L, D] on the host: what Reset returns to
+    photo: object = None  # `photo_editing.PhotoSource` when the image is an inverted photo (with its generator)
 
 
 class History:

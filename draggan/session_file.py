@@ -6,6 +6,12 @@ its shape), the points, the painted mask (a PNG inside the JSON) and the drag
 settings (`DragConfig` fields). No pickle: reading a session runs no code, and
 `load_session` checks every field, raising `DragGANError` that says what is wrong.
 
+An image inverted from a photo adds a `photo` object (the picture, its crop, whether the
+generator was tuned). After pivotal tuning the tuned weights are written beside the
+session as `<session>.generator.safetensors` (`generator_path`, the native format of
+`stylegan2.readers.native`) and the session's `checkpoint` names that file, so its
+fingerprint is the tuned weights'. Files without `photo` (all older ones) load as before.
+
 Dimension legend: L num_ws, D w_dim, n handles, m targets (m <= n), H/W image size.
 """
 
@@ -40,6 +46,17 @@ FORMAT = "draggan-session"
 VERSION = 1
 MAX_SESSION_BYTES = 256 * 2 ** 20  # a 1024 px session with a full mask is about 0.3 MB
 _PAINT_CODES = {UNPAINTED: 0, MOVABLE: 1, FIXED: 2}  # paint value -> PNG grey level (PNG has no negatives)
+GENERATOR_SUFFIX = ".generator.safetensors"  # a tuned photo generator, beside its session
+PHOTO_KEYS = {"path": "the picture file", "box": "crop [x0, y0, x1, y1] in picture px, or null (centre)",
+              "tuned": "the generator was tuned (pivotal tuning): 'checkpoint' is the tuned file",
+              "base_checkpoint": "the checkpoint the tuning started from", "psnr": "reconstruction PSNR, dB",
+              "notes": "what loading the picture changed"}
+
+
+def generator_path(session_path: str | os.PathLike) -> Path:
+    """Where a session's tuned generator goes: 'a/edit.session.json' -> 'a/edit.session.generator.safetensors'."""
+    path = Path(session_path)
+    return path.with_name(path.stem + GENERATOR_SUFFIX)
 
 
 @dataclass
@@ -55,6 +72,7 @@ class SessionData:
     paint: np.ndarray | None  # int8 [H, W] brush layer (see draggan.mask), None = nothing painted
     config: DragConfig
     checkpoint_fingerprint: str | None = None  # weights_fingerprint() of the generator; None in older files
+    photo: dict | None = None  # the image is an inverted photo: PHOTO_KEYS (see `_decode_photo`); None = a seed
 
     def __post_init__(self):
         if isinstance(self.size, (int, np.integer)):
@@ -102,6 +120,8 @@ def save_session(path: str | os.PathLike, data: SessionData) -> None:
         "settings": asdict(data.config),
         "checkpoint_fingerprint": data.checkpoint_fingerprint,
     }
+    if data.photo is not None:
+        doc["photo"] = data.photo
     text = json.dumps(doc, indent=1)
     write_output(path, lambda tmp: tmp.write_text(text))  # a crash mid-write leaves the old session intact
 
@@ -196,6 +216,34 @@ def _decode_paint(path: Path, value, size: tuple[int, int]) -> np.ndarray | None
     return paint
 
 
+def _decode_photo(path: Path, value) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("path"), str):
+        raise _fail(path, "'photo' must be null or an object with the picture's 'path'")
+    unknown = sorted(set(value) - set(PHOTO_KEYS))
+    if unknown:
+        raise _fail(path, f"unknown 'photo' keys {unknown}; known ones are {sorted(PHOTO_KEYS)}")
+    box = value.get("box")
+    if box is not None and not (isinstance(box, list) and len(box) == 4 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in box) and box[0] < box[2]
+            and box[1] < box[3]):
+        raise _fail(path, f"'photo.box' must be null or [x0, y0, x1, y1] with x0 < x1, y0 < y1, got {brief(box)}")
+    if not isinstance(value.get("tuned", False), bool):
+        raise _fail(path, "'photo.tuned' must be true or false")
+    base = value.get("base_checkpoint")
+    if base is not None and not isinstance(base, str):
+        raise _fail(path, "'photo.base_checkpoint' must be a path or null")
+    psnr = value.get("psnr")
+    if psnr is not None and (not isinstance(psnr, (int, float)) or isinstance(psnr, bool) or not math.isfinite(psnr)):
+        raise _fail(path, f"'photo.psnr' must be a number or null, got {brief(psnr)}")
+    notes = value.get("notes", [])
+    if not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
+        raise _fail(path, "'photo.notes' must be a list of strings")
+    return {"path": value["path"], "box": box, "tuned": value.get("tuned", False), "base_checkpoint": base,
+            "psnr": psnr, "notes": notes}
+
+
 def _allowed_types(annotation) -> tuple[type, ...]:
     hint = typing.get_type_hints(DragConfig)[annotation] if isinstance(annotation, str) else annotation
     args = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
@@ -279,7 +327,9 @@ def load_session(path: str | os.PathLike) -> SessionData:
     fingerprint = doc.get("checkpoint_fingerprint")
     if fingerprint is not None and not (isinstance(fingerprint, str) and fingerprint.startswith("sha256:")):
         raise _fail(path, "'checkpoint_fingerprint' must be null or 'sha256:...'")
-    return SessionData(ckpt, size, seed, float(psi), latent, original, handles, targets, paint, config, fingerprint)
+    photo = _decode_photo(path, doc.get("photo"))
+    return SessionData(ckpt, size, seed, float(psi), latent, original, handles, targets, paint, config, fingerprint,
+                       photo)
 
 
 def find_checkpoint(data: SessionData, session_path: str | os.PathLike) -> Path:

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Engine steps/s and peak memory, ours vs a full forward every step; same as `draggan bench`.
+"""Engine steps/s and peak memory, ours vs a full forward and the authors' step; same as `draggan bench`.
 
     python scripts/bench_engine.py --synthetic 256          # random-weight config-f generator
-    python scripts/bench_engine.py path/to/model.pkl --device cuda
+    python scripts/bench_engine.py path/to/model.pkl --device cuda --variants ours,official
+    python scripts/bench_engine.py --suite --threads 1 --json speed.json   # the README's table
 """
 
 import sys

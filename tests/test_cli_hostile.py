@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import draggan.bench as bench
 import draggan.cli as cli
 from draggan.cli import main
 
@@ -222,6 +223,13 @@ def test_write_outputs_renames_only_after_every_file_was_written(tmp_path):
     (["bench", "{ckpt}", "--warmup", "-1"], "--warmup"),
     (["bench", "{ckpt}", "--synthetic", "256"], "not both"),
     (["bench", "{ckpt}", "--device", "xpu"], "not supported"),
+    (["bench", "{ckpt}", "--variants", "ours,theirs"], "--variants"),
+    (["bench", "{ckpt}", "--variants", ","], "--variants"),
+    (["bench", "{ckpt}", "--variants", "ours,ours"], "distinct"),
+    (["bench", "{ckpt}", "--image-every", "-1"], "--image-every"),
+    (["bench", "{ckpt}", "--threads", "0"], "--threads"),
+    (["bench", "--suite", "--synthetic", "256"], "--suite"),
+    (["bench", "--suite", "{ckpt}"], "--suite"),
 ])
 def test_bench_checks_in_the_parent(sg2ada_path, tmp_path, capsys, monkeypatch, argv, match):
     (tmp_path / "not_a_model.pkl").write_text("hello")
@@ -236,6 +244,52 @@ def test_bench_child_failure_is_one_line(sg2ada_path, capsys, monkeypatch):
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", traceback))
     code, _, err = run(capsys, "bench", sg2ada_path, "--steps", "1", "--warmup", "0", "--repeats", "1")
     assert_user_error(code, err, "'ours' measurement failed: RuntimeError: CUDA out of memory")
+
+
+def _fake_child(speeds: dict):
+    """A stand-in for the measuring process: a row whose speed and memory depend on the variant only."""
+    def run(argv, **kwargs):
+        spec = json.loads(argv[-1])
+        v = spec["variant"]
+        row = dict(variant=v, label=bench.VARIANTS[v], resolution=spec["synthetic"] or 64, feature_block=32,
+                   family="StyleGAN2", image_every=1 if v != "ours" else spec["image_every"],
+                   steps_per_s=speeds[v], ms_per_step=1000 / speeds[v], peak_mb=100 * speeds["official"] / speeds[v],
+                   memory="process max RSS", device=spec["device"], threads=spec["threads"] or 2)
+        return subprocess.CompletedProcess(argv, 0, json.dumps(row) + "\n", "")
+    return run
+
+
+def test_bench_suite_times_every_variant_of_every_model_and_writes_json(tmp_path, capsys, monkeypatch):
+    """--suite: the demo model, config-f 256 and 512, each variant side by side with its ratios to 'official'."""
+    speeds = {"ours": 6.0, "ours-image": 4.0, "full-forward": 2.5, "official": 2.0}
+    monkeypatch.setattr(subprocess, "run", _fake_child(speeds))
+    out_json = tmp_path / "suite.json"
+    code, out, err = run(capsys, "bench", "--suite", "--repeats", "1", "--threads", "1", "--no-progress",
+                         "--json", out_json)
+    assert code == 0, err
+    result = json.loads(out_json.read_text())
+    rows = result["rows"]
+    assert [r["model"] for r in rows] == [m[0] for m in bench.SUITE for _ in bench.VARIANTS]
+    assert [r["variant"] for r in rows[:4]] == list(bench.VARIANTS)
+    by = {(r["model"], r["variant"]): r for r in rows}
+    assert by[("config-f 512", "ours")]["speedup_vs_official"] == pytest.approx(3.0)
+    assert by[("config-f 512", "ours")]["memory_vs_official"] == pytest.approx(2.0 / 6.0)
+    assert by[("demo model", "official")]["speedup_vs_official"] == 1.0
+    assert by[("demo model", "ours")]["image_every"] == 4 and by[("demo model", "ours")]["steps"] == bench.SUITE[0][2]
+    assert result["machine"]["cores"] and result["options"]["suite"] is True
+    assert out.count("vs official") == 3 and "3.00x" in out and "ours, image every step" in out
+
+
+def test_bench_variants_and_image_rate_reach_the_child(sg2ada_path, capsys, monkeypatch):
+    specs = []
+    fake = _fake_child({"ours": 3.0, "official": 1.0})
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: specs.append(json.loads(argv[-1])) or fake(argv))
+    code, out, err = run(capsys, "bench", sg2ada_path, "--variants", "official,ours", "--image-every", "8",
+                         "--repeats", "2", "--no-progress")
+    assert code == 0, err
+    assert [s["variant"] for s in specs] == ["official", "ours"] * 2
+    assert {s["image_every"] for s in specs} == {8} and {(s["steps"], s["warmup"]) for s in specs} == {(20, 3)}
+    assert "full forward" not in out and "3.00x" in out
 
 
 def test_bench_child_reports_a_user_error_as_its_own_line(tmp_path):
@@ -661,3 +715,15 @@ def test_fuzz_bad_cli_inputs_give_one_clear_line(sg2ada_path, tmp_path, capsys, 
         assert "Traceback" not in err, argv
         assert not (tmp_path / "out").exists(), argv
     assert json.loads(good_points.read_text()) == POINTS
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a bash script")
+def test_gpu_check_says_plainly_that_it_needs_cuda(tmp_path):
+    """scripts/gpu_check.sh on a machine without CUDA: exit 3, one line saying why, nothing measured or written."""
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the check would run")
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_check.sh"), str(tmp_path / "out")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 3 and "no CUDA device" in proc.stderr and "--dry-run" in proc.stderr
+    assert not (tmp_path / "out").exists()

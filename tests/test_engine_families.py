@@ -107,7 +107,8 @@ def test_a_drag_on_stylegan3_in_the_window(tmp_path):
 def test_bench_times_a_synthetic_stylegan3(capsys):
     from draggan.cli import main
     assert main(["bench", "--synthetic", "16", "--family", "stylegan3-r", "--steps", "1", "--warmup", "0",
-                 "--repeats", "1"]) == 0
+                 "--repeats", "1", "--variants", "ours,full-forward,official", "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    assert "ours" in out and "full forward" in out and " L5" in out
+    assert "ours" in out and "full forward" in out and "official" in out and " L5" in out
+    assert "1.00x" in out and "(process max RSS, cpu, 1 threads)" in out
     assert main(["bench", "--family", "stylegan3-t"]) == 2  # a family needs --synthetic

@@ -151,3 +151,53 @@ def test_fp16_synthesis_on_cuda_matches_fp32():
     half = G.synthesis(ws)
     assert half.dtype == torch.float32
     assert (half - ref).abs().max() < 0.05 * ref.abs().max()
+
+
+# ---- fast paths of the ops against their definitions ----
+
+def test_demodulation_by_matmul_equals_the_modulated_weights():
+    """dcoefs from [N, I] x [I, O] sums of squares == from the explicit [N, O, I, K, K] weights; gradients too."""
+    from stylegan2.ops import modulated_conv2d
+    g = torch.Generator().manual_seed(1)
+    x, w = torch.randn(2, 6, 7, 7, generator=g), torch.randn(5, 6, 3, 3, generator=g)
+    s_fast = torch.randn(2, 6, generator=g).requires_grad_(True)
+    s_ref = s_fast.detach().clone().requires_grad_(True)
+    fast = modulated_conv2d(x, torch.nn.Parameter(w, requires_grad=False), s_fast)
+    wmod = w.unsqueeze(0) * s_ref.reshape(2, 1, 6, 1, 1)  # [N, O, I, K, K]
+    wmod = wmod * (wmod.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
+    ref = torch.cat([tnf.conv2d(x[i:i + 1], wmod[i], padding=1) for i in range(2)])
+    assert torch.allclose(fast, ref, atol=1e-5)
+    fast.square().sum().backward()
+    ref.square().sum().backward()
+    assert torch.allclose(s_fast.grad, s_ref.grad, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("pad", [(1, 1, 1, 1), (2, 2, 0, 0), (2, 1, 2, 1), (-1, -1, 1, 1)])
+def test_upfirdn2d_padding_in_the_convolution_equals_padding_first(pad):
+    x, f = torch.randn(1, 3, 9, 9), setup_filter([1, 3, 3, 1])
+    px0, px1, py0, py1 = pad
+    ref = tnf.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+    ref = ref[:, :, max(-py0, 0): ref.shape[2] - max(-py1, 0), max(-px0, 0): ref.shape[3] - max(-px1, 0)]
+    ref = tnf.conv2d(ref, (4 * f).flip([0, 1])[None, None].repeat(3, 1, 1, 1), groups=3)
+    assert torch.allclose(upfirdn2d(x, f, pad=pad, gain=4), ref, atol=1e-5)
+
+
+def test_weights_derived_once_follow_changes_of_the_weight():
+    """The kept transposed copy of a frozen weight is renewed by an in-place change and by new storage;
+    a weight that requires grad is never cached, so its gradient still arrives."""
+    G = tiny_generator()
+    ws = G.mapping(torch.randn(1, G.z_dim))
+    before = G.synthesis(ws)
+    layer = G.synthesis.b16.conv0
+    with torch.no_grad():
+        layer.weight.mul_(-1.5)  # as load_state_dict or an optimiser would
+    changed = G.synthesis(ws)
+    fresh = tiny_generator()
+    with torch.no_grad():
+        fresh.synthesis.b16.conv0.weight.mul_(-1.5)
+    assert not torch.allclose(before, changed) and torch.allclose(changed, fresh.synthesis(ws), atol=1e-6)
+    layer.weight.data = layer.weight.data / -1.5  # new storage, as `.to(device)` gives
+    assert torch.allclose(G.synthesis(ws), before, atol=1e-6)
+    G.float().requires_grad_(True)
+    G.synthesis(ws).square().mean().backward()
+    assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0

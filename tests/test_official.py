@@ -429,3 +429,26 @@ def test_official_and_paper_configs_survive_a_session_file(tmp_path):
                            np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]), None, cfg)
         save_session(tmp_path / "s.json", data)
         assert load_session(tmp_path / "s.json").config == cfg
+
+
+def test_bench_official_variant_is_the_authors_step():
+    """`draggan bench`'s 'official' cost model does the authors' work: their loop's handles and latent, step for step,
+    with the generator's weights requiring grad (their G is never frozen), their modulated convolution
+    (unfused, as in training mode: their G is never set to eval()) and an image every step."""
+    from draggan.bench_official import OfficialStep
+    G = tiny_generator(3, img_resolution=RES, channel_base=2048, channel_max=32)
+    ws = seed_to_ws(G, 7)
+    handles_yx, targets_yx = [[30, 20], [12, 50]], [[36, 30], [20, 44]]
+    theirs, points = AuthorsDrag(G, ws, block=BLOCK, r1=R1, r2=R2), [list(p) for p in handles_yx]
+    bench = OfficialStep(G, ws, BLOCK, R1, R2, np.array(xy(handles_yx), float), np.array(xy(targets_yx), float))
+    assert all(p.requires_grad for p in G.synthesis.parameters())
+    import stylegan2.layers
+    ours = stylegan2.layers.modulated_conv2d
+    for _ in range(4):
+        image = bench.step()
+        assert stylegan2.layers.modulated_conv2d is ours  # their op only inside the step
+        loss, stop = theirs.step(points, targets_yx)
+        assert not stop and bench.points == points
+        assert image.shape == (RES, RES, 3) and image.dtype == np.uint8
+    assert torch.allclose(bench.w, theirs.w, atol=1e-6)  # their unfused modulated conv: the same values
+    assert G.synthesis.b16.conv1.weight.grad is not None  # weight gradients were computed, as theirs

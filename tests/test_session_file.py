@@ -155,3 +155,39 @@ def test_a_mask_claiming_20000x20000_is_refused_before_decoding(tmp_path, fixtur
     (tmp_path / "bomb.json").write_text(json.dumps(doc))
     with pytest.raises(DragGANError, match="9000x9000, the image is 64x64"):
         load_session(tmp_path / "bomb.json")
+
+
+PHOTO = {"path": "/pictures/me.jpg", "box": [10, 0, 74, 64], "tuned": True, "base_checkpoint": "/models/m.pkl",
+         "psnr": 31.5, "notes": ["rotated as its EXIF orientation (6) says"]}
+
+
+def test_a_photo_round_trips_and_older_files_have_none(tmp_path):
+    from draggan.session_file import generator_path
+    data = make_data(tmp_path)
+    save_session(tmp_path / "old.json", data)
+    assert "photo" not in json.loads((tmp_path / "old.json").read_text())  # unchanged for seed images
+    assert load_session(tmp_path / "old.json").photo is None
+    data.photo = dict(PHOTO)
+    save_session(tmp_path / "p.json", data)
+    assert load_session(tmp_path / "p.json").photo == PHOTO
+    assert generator_path(tmp_path / "a.session.json") == tmp_path / "a.session.generator.safetensors"
+
+
+@pytest.mark.parametrize("photo, message", [
+    ("me.jpg", "'photo' must be null or an object"),
+    ({"box": None}, "'photo' must be null or an object"),
+    ({**PHOTO, "colour": 1}, "unknown 'photo' keys"),
+    ({**PHOTO, "box": [10, 0, 5, 64]}, "'photo.box'"),
+    ({**PHOTO, "box": [1, 2, 3]}, "'photo.box'"),
+    ({**PHOTO, "tuned": "yes"}, "'photo.tuned'"),
+    ({**PHOTO, "psnr": "high"}, "'photo.psnr'"),
+    ({**PHOTO, "notes": "x"}, "'photo.notes'"),
+    ({**PHOTO, "base_checkpoint": 3}, "'photo.base_checkpoint'"),
+])
+def test_broken_photo_fields_say_what_is_wrong(tmp_path, photo, message):
+    save_session(tmp_path / "s.json", make_data(tmp_path))
+    doc = json.loads((tmp_path / "s.json").read_text())
+    doc["photo"] = photo
+    (tmp_path / "s.json").write_text(json.dumps(doc))
+    with pytest.raises(DragGANError, match=message.replace("(", r"\(")):
+        load_session(tmp_path / "s.json")

@@ -98,6 +98,21 @@ def test_run_ends_by_itself_at_the_step_limit(worker):
     assert s.message.startswith(s.status) and "left 1:" in s.message  # why it ended, and what is left
 
 
+def test_previews_are_capped_and_the_last_image_is_the_result(worker, monkeypatch):
+    import draggan.worker as worker_module
+    monkeypatch.setattr(worker_module, "PREVIEW_INTERVAL_S", 1e9)  # only the first step renders its image
+    rendered = []
+    step = worker.editor.session.step
+    monkeypatch.setattr(worker.editor.session, "step",
+                        lambda render_image=False: rendered.append(render_image) or step(render_image=render_image))
+    worker.send(SetConfig(DragConfig(max_steps=6)))
+    place(worker)
+    worker.send(Start())
+    s = worker.run_until_idle()
+    assert not s.running and s.step >= 6 and rendered[0] and not any(rendered[1:])
+    np.testing.assert_array_equal(s.image, worker.editor.session.render())  # the end shows the result
+
+
 def test_undo_and_redo_whole_drags_with_their_points(worker):
     original = worker.snapshot().image
     place(worker)
@@ -211,7 +226,9 @@ def test_no_model_yet(tmp_path):
     assert w.run_until_idle().seed == 7
 
 
-def test_saves(worker, tmp_path):
+def test_saves(worker, tmp_path, monkeypatch):
+    import draggan.worker as worker_module
+    monkeypatch.setattr(worker_module, "PREVIEW_INTERVAL_S", 0.0)  # every step's image becomes a frame
     place(worker)
     worker.send(Start())
     for _ in range(4):

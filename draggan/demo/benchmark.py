@@ -78,6 +78,7 @@ def variants(resolution: int, max_steps: int) -> dict[str, DragConfig]:
         "W instead of W+": base.with_(latent_space="w"),
         "whole-pixel tracking": base.with_(tracking_subpixel=1),
         "supervision not anchored": base.with_(anchored_supervision=False),
+        "no re-anchoring": base.with_(reanchor_steps=0),
         "before issue 11 (2e-3, whole pixels, not anchored)": base.with_(
             lr_relative=False, lr=2e-3, tracking_subpixel=1, anchored_supervision=False),
         "official settings": official_config(resolution, max_steps=max_steps, **fit),
@@ -174,10 +175,17 @@ class EditOutcome:
 
 def edit_pair(G, pair: Pair, idx: list[int], config: DragConfig, psi: float, masked: bool = False) -> EditOutcome:
     """Drag A's landmarks `idx` to B's and detect them again in the result (masked: with `movable_region`)."""
-    session = DragSession(G, seed_to_ws(G, pair.seed_a, psi, label=config.label), config)
+    ws = seed_to_ws(G, pair.seed_a, psi, label=config.label)
+    return edit_latent(G, ws, pair.points_a, pair.points_b, idx, config, masked)
+
+
+def edit_latent(G, ws: torch.Tensor, points_a: np.ndarray, points_b: np.ndarray, idx: list[int],
+                config: DragConfig, masked: bool = False) -> EditOutcome:
+    """Drag landmarks `idx` of G's image of `ws` (at points_a [K, 2]) to points_b [K, 2]; detect them again."""
+    session = DragSession(G, ws, config)
     res = G.img_resolution
-    handles = np.clip(pair.points_a[idx], 0, res - 1)
-    targets = np.clip(pair.points_b[idx], 0, res - 1)
+    handles = np.clip(points_a[idx], 0, res - 1)
+    targets = np.clip(points_b[idx], 0, res - 1)
     before = session.render().astype(np.float64)
     region = movable_region(handles, targets, res)
     if masked:
@@ -213,32 +221,44 @@ def _init_worker(checkpoint: str, threads: int) -> None:
     _WORKER_G = load_generator(checkpoint)
 
 
-def _worker_edit(job):
-    return run_edit(_WORKER_G, *job)
+def _worker_call(fn, job):
+    return fn(_WORKER_G, *job)
 
 
-def _run_edits(G, jobs: list, workers: int, checkpoint: str | None):
-    """Yield run_edit's result for each (pair, idx, config, psi) job, in order.
+def _run_jobs(G, fn, jobs: list, workers: int, checkpoint: str | None):
+    """Yield fn(G, *job) for each job, in order; `fn` a module-level function (it crosses to the workers).
 
     workers > 1 runs them in that many processes (each loads `checkpoint`, one thread each):
-    edits are independent, so on a CPU this scales with the cores.
+    the jobs are independent, so on a CPU this scales with the cores.
     """
     if workers <= 1:
-        yield from (run_edit(G, *job) for job in jobs)
+        yield from (fn(G, *job) for job in jobs)
         return
     if checkpoint is None:
         raise DragGANError("parallel benchmark workers need the checkpoint's path")
+    import functools
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that already runs torch threads
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(str(checkpoint), 1)) as pool:
-        yield from pool.map(_worker_edit, jobs, chunksize=1)
+        yield from pool.map(functools.partial(_worker_call, fn), jobs, chunksize=1)
+
+
+def _run_edits(G, jobs: list, workers: int, checkpoint: str | None):
+    """Yield run_edit's result for each (pair, idx, config, psi[, masked]) job, in order (see _run_jobs)."""
+    yield from _run_jobs(G, run_edit, jobs, workers, checkpoint)
 
 
 def benchmark(G, n_pairs: int, seed: int = 2023, psi: float = 1.0, max_steps: int = 300,
               variant_names=None, variant_pairs: int | None = None, progress: bool = True,
-              workers: int = 1, checkpoint: str | None = None) -> dict:
+              workers: int = 1, checkpoint: str | None = None, inversion=None) -> dict:
+    """Table 1's protocol on `n_pairs` pairs; with `inversion` (an InversionConfig) the --real protocol instead:
+    A a family render inverted with it (real_benchmark.py; ours only, no variants)."""
+    if inversion is not None:
+        from .real_benchmark import real_benchmark
+        return real_benchmark(G, n_pairs, inversion, seed=seed, psi=psi, max_steps=max_steps, progress=progress,
+                              workers=workers, checkpoint=checkpoint)
     pairs, rejected = make_pairs(G, n_pairs, seed, psi)
     configs = variants(G.img_resolution, max_steps)
     names = list(configs) if variant_names is None else ["ours", *[v for v in variant_names if v != "ours"]]
@@ -334,12 +354,20 @@ def format_table(r: dict) -> str:
 
 def run_benchmark(G, *, pairs: int = 200, variant_pairs: int | None = None, max_steps: int = 300,
                   seed: int = 2023, psi: float = 1.0, workers: int = 1, checkpoint: str | None = None,
-                  json_out: str | os.PathLike | None = None, progress: bool = True) -> dict:
+                  json_out: str | os.PathLike | None = None, progress: bool = True,
+                  real_steps: tuple[int, int, int] | None = None) -> dict:
     """`draggan benchmark`: check the settings, run `benchmark`, print the table, write `json_out` -> results.
 
     checkpoint: the path `G` was loaded from (worker processes load it again; needed for workers > 1).
     json_out is checked before the edits start and written atomically.
+    real_steps: (W, W+, PTI) inversion steps: run the --real protocol (real_benchmark.py) with them.
     """
+    inversion = None
+    if real_steps is not None:
+        from .real_benchmark import real_inversion
+        if variant_pairs is not None:
+            raise DragGANError("--variant-pairs has no meaning with --real (it runs our settings only)")
+        inversion = real_inversion(*real_steps)
     check_int(pairs, "--pairs", 1, MAX_PAIRS)
     if variant_pairs is not None:
         check_int(variant_pairs, "--variant-pairs", 1, MAX_PAIRS)
@@ -353,8 +381,12 @@ def run_benchmark(G, *, pairs: int = 200, variant_pairs: int | None = None, max_
     if json_out is not None:
         out = check_output(json_out, (".json",), "results file", inputs=[checkpoint])
     r = benchmark(G, pairs, seed=seed, psi=psi, max_steps=max_steps, variant_pairs=variant_pairs,
-                  progress=progress, workers=workers, checkpoint=checkpoint)
-    print(format_table(r))
+                  progress=progress, workers=workers, checkpoint=checkpoint, inversion=inversion)
+    if inversion is None:
+        print(format_table(r))
+    else:
+        from .real_benchmark import format_real_table
+        print(format_real_table(r))
     if out is not None:
         write_output(out, lambda p: p.write_text(json.dumps(r, indent=1)))
         print(f"wrote {out}")

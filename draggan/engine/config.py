@@ -87,6 +87,10 @@ class DragConfig:
     # True: motion supervision pulls the drag's first features around the initial handle, F0(q - p + p0),
     # instead of the current F(q) (ours, after GoodDrag); False: F(q).detach() (paper eq. 1).
     anchored_supervision: bool = True
+    # Re-anchoring (ours): when the mean handle-target distance has not dropped by the stall distance for
+    # this many steps, anchored supervision takes the current features and handles as its new anchor
+    # (docs/METHOD-NOTES.md); 0 = never. Only with anchored_supervision.
+    reanchor_steps: int = 20
     # Omega1(p, r1). 'centred': integer pixels q with ||q - p|| < r1 (paper eq. 1). 'official': pixel
     # i placed at i*H/(H-1) (torch.linspace(0, H, H)) before measuring, as the official code; the disk
     # then holds 10-14 pixels at r1 = 2 (9 centred) and sits up to 1 px up-left of p toward the bottom-right.
@@ -139,6 +143,7 @@ class DragConfig:
         check_int(self.max_steps, "max_steps", 1, MAX_STEPS)
         check_int(self.tracking_subpixel, "tracking_subpixel", 1, 64)
         check_int(self.stall_steps, "stall_steps", 0, MAX_STEPS)
+        check_int(self.reanchor_steps, "reanchor_steps", 0, MAX_STEPS)
         check_float(self.tracking_patch, "tracking_patch (px)", 0.0, 16.0)
         for name in ("feature_block", "tracking_block"):
             if getattr(self, name) is not None:
@@ -205,7 +210,7 @@ class ResolvedConfig:
 
 # Our additions (docs/METHOD-NOTES.md), off: neither the paper nor the authors' code has them.
 OURS_OFF = dict(lr_relative=False, tracking_subpixel=1, tracking_patch=0.0, mask_distance="l1", tracking_block=None,
-                anchored_supervision=False, stall_steps=0)
+                anchored_supervision=False, stall_steps=0, reanchor_steps=0)
 
 
 def official_config(img_resolution: int, **changes) -> DragConfig:

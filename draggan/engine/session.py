@@ -67,6 +67,8 @@ class _Drag:
     best_step: int = 0  # `steps` when best_distance last improved by more than the stall distance
     handles0: torch.Tensor | None = None  # [n, 2] the handles where the drag started
     feat0: torch.Tensor | None = None  # [1, C, h, w] (image size with full_forward) features at the start, if anchored
+    anchor_best: float = float("inf")  # px, like best_distance, for re-anchoring (reanchor_steps)
+    anchor_step: int = 0  # `steps` when anchor_best last improved, or the anchor was last renewed
 
 
 class DragSession:
@@ -260,7 +262,9 @@ class DragSession:
         if self.mask is not None and d.feat0_full is not None and self.cfg.lambda_mask > 0:
             l_mask = mask_loss(feat, d.feat0_full, 1 - self.mask, self.cfg.loss_reduction, self.cfg.mask_distance)
         loss = l_motion + self.cfg.lambda_mask * l_mask
-        finite = torch.isfinite(loss) & torch.isfinite(feat).all()
+        # a NaN or inf anywhere in F makes its sum NaN or inf: one pass over the map, not four (abs, eq, ne, all);
+        # summed in float32, so a large fp16 map cannot overflow to a false inf
+        finite = torch.isfinite(loss) & torch.isfinite(feat.detach().sum(dtype=torch.float32))
         # One host transfer per step for every number the caller sees (no sync per point).
         stats = torch.cat([torch.stack([loss.detach(), l_motion.detach(), l_mask.detach(),
                                         converged_t.float(), finite.float()]),
@@ -278,6 +282,8 @@ class DragSession:
                               error="the step produced NaN or infinity; the last good latent was kept "
                                     "(try a smaller step size)", status="error")
         stuck = self._stalled(d, float(dist_np.mean()) if n else 0.0)
+        if d.feat0 is not None and self.cfg.reanchor_steps > 0:
+            self._renew_anchor(d, feat, float(dist_np.mean()) if n else 0.0)
         if converged or limit or stuck:
             status = "converged" if converged else ("step limit" if limit else "stuck")
             return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
@@ -296,6 +302,14 @@ class DragSession:
         d.steps += 1
         return StepResult(d.steps - 1, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
                           float(lk_v), False, False, image)
+
+    def _renew_anchor(self, d: _Drag, feat: torch.Tensor, mean_distance: float) -> None:
+        """Anchor supervision at the current features and handles when it has made no progress for a while."""
+        if mean_distance < d.anchor_best - self.cfg.stall_px:
+            d.anchor_best, d.anchor_step = mean_distance, d.steps
+        elif d.steps - d.anchor_step >= self.cfg.reanchor_steps:
+            d.feat0, d.handles0 = feat.detach(), d.handles.detach().clone()
+            d.anchor_best, d.anchor_step = mean_distance, d.steps
 
     def _stalled(self, d: _Drag, mean_distance: float) -> bool:
         """True when the mean handle-target distance has not improved by stall_distance px for stall_steps."""

@@ -15,7 +15,7 @@ from typing import Callable
 from imgui_bundle import imgui
 
 from .. import commands as c
-from .file_dialogs import CHECKPOINT_FILTERS, NO_DIALOG, SAVE_FILTERS, SESSION_FILTERS
+from .file_dialogs import CHECKPOINT_FILTERS, NO_DIALOG, PHOTO_FILTERS, SAVE_FILTERS, SESSION_FILTERS
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ def _open_checkpoint(app) -> None:
     if not app.dialogs.open_file("Open checkpoint", CHECKPOINT_FILTERS, app.open_path):
         app.files.focus_checkpoint = True  # the fallback: the path field under Model
         app.state_note(NO_DIALOG)
+
+
+def _open_image(app) -> None:
+    if not app.dialogs.open_file("Open image", PHOTO_FILTERS, lambda path: app.photo_dialog.load(path, app)):
+        app.photo_dialog.choose()  # the fallback: a path field in the dialog
 
 
 def _set_tool(app, tool: str, mode: str | None = None) -> None:
@@ -125,6 +130,9 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("open_checkpoint", "Open checkpoint...", "open a checkpoint (a file dialog, the path field, or drop a file)",
            _open_checkpoint, (Key(K.o, "Ctrl+O", ctrl=True),)),
     Action("open_session", "Open session...", "reopen a saved session", _open_session),
+    Action("open_image", "Open image...", "edit your own picture: crop it, invert it into the model, then drag "
+           "(or drop a PNG / JPEG onto the window)", _open_image, (Key(K.i, "Ctrl+I", ctrl=True),),
+           lambda app: _has_model(app) and app.state.inversion is None),
     Action("save_image", "Save image (.png)", "save the image as PNG", _save("image", c.SaveImage),
            (Key(K.e, "Ctrl+E", ctrl=True),), _has_model),
     Action("save_latent", "Save latent (.npy)", "save the W+ latent", _save("latent", c.SaveLatent),
@@ -181,8 +189,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
 
 # The menu bar: action names in order, "-" a separator, "@recent" the recent-files submenu.
 MENUS = {
-    "File": ["open_checkpoint", "@recent", "open_session", "-", "save_image", "save_latent", "save_session",
-             "save_gif", "save_mp4", "-", "quit"],
+    "File": ["open_checkpoint", "@recent", "open_session", "open_image", "-", "save_image", "save_latent",
+             "save_session", "save_gif", "save_mp4", "-", "quit"],
     "Edit": ["start_stop", "undo", "redo", "reset_image", "-", "delete_point", "clear_points", "reset_mask",
              "random_seed"],
     "View": ["fit_view", "zoom_100", "toggle_mask", "toggle_researcher"],

@@ -26,6 +26,7 @@ from ..commands import Autosave, LoadCheckpoint, LoadSession, SetFeatureView, Se
 from ..engine import DragConfig
 from ..errors import DragGANError
 from ..mask import empty_paint
+from ..photo import is_photo_path
 from ..limits import DEFAULT_TRUNCATION
 from ..points import Points
 from ..session_file import is_session_file
@@ -37,6 +38,7 @@ from .dialogs import UnsavedWorkGuard
 from .file_dialogs import FileDialogs
 from .layout import draw_editor
 from .panels import FileParams, ImageParams, SettingsParams, ToolParams
+from .photo_dialog import PhotoDialog
 from .recent import RecentFiles, default_config_dir
 from .researcher import ResearcherParams
 from .texture import Texture, magnify
@@ -61,10 +63,25 @@ class AppOptions:
     file_dialogs: bool | None = None  # native open/save dialogs; None = where a dialog program exists
 
 
+def leave_a_core_for_drawing() -> None:
+    """At most cores - 1 torch threads: the render loop (and Mesa's software rasteriser) keeps a core.
+
+    The worker's oneDNN/OpenMP threads wait for each other at every operation; when the render thread
+    takes one of their cores they stall. Measured on 2 cores with an edit of the demo model running:
+    0 steps in 5 s with 2 torch threads, 80 with 1, and the frame rate rose with it (README: Speed).
+    OMP_NUM_THREADS, when set, is the user's choice and is kept.
+    """
+    import torch
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
+
+
 class EditorApp:
     def __init__(self, window: Window, options: AppOptions, worker: EditWorker | None = None):
         self.window = window
         self.options = options
+        leave_a_core_for_drawing()
         theme.apply_theme(window.scale)
         self.worker = worker or EditWorker(options.device, DragConfig(), options.seed, options.psi)
         self.state = WorkerState()  # the newest state seen
@@ -85,6 +102,7 @@ class EditorApp:
         self.recent = RecentFiles(options.config_dir / "recent.json" if options.config_dir else None)
         self.guard = UnsavedWorkGuard()
         self.dialogs = FileDialogs(options.file_dialogs)
+        self.photo_dialog = PhotoDialog()  # File > Open image: crop, settings, progress
         self.note = ""  # a hint from the GUI itself, shown in the status line
         self.autosave_path = options.config_dir / AUTOSAVE_NAME if options.config_dir else None
         self._last_autosave = time.perf_counter()
@@ -117,8 +135,12 @@ class EditorApp:
         self._open_now(str(path))
 
     def open_path(self, path: str) -> None:
-        """A checkpoint or a session (told apart by content); asks first when there is unsaved work."""
+        """A checkpoint or a session (told apart by content), asking first when there is unsaved work; or a picture
+        (told apart by its name), which opens the crop dialog (a photo is an undoable new image)."""
         path = str(Path(path).expanduser())
+        if is_photo_path(path):
+            self.photo_dialog.load(path, self)
+            return
         self.guard.request(self.state, f"open '{Path(path).name}'", lambda: self._open_now(path))
 
     def _open_now(self, path: str, session: bool | None = None) -> None:
@@ -218,6 +240,7 @@ class EditorApp:
         self.window.make_current()  # the textures belong to this window's GL context
         for tex in (self.image_tex, self.mask_tex, self.pca_tex, self.heat_tex):
             tex.release()
+        self.photo_dialog.release()
         self.window.close()
 
     def _autosave(self) -> None:

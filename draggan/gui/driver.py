@@ -64,6 +64,12 @@ class Driver:
             self.window.inject_key(m, False)
         self.app.frame()
 
+    def type_text(self, text: str) -> None:
+        """Type into the text field that has the keyboard, as the char callback would."""
+        for ch in text:
+            self.window.io.add_input_character(ord(ch))
+        self.app.frame()
+
     def center_of(self, name: str) -> tuple[float, float]:
         if name not in self.app.rects:
             raise KeyError(f"no item '{name}' was drawn in the last frame; drawn: {sorted(self.app.rects)}")

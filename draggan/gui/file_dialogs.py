@@ -19,6 +19,8 @@ NO_DIALOG = "no file dialog on this system (install zenity or kdialog for one): 
 
 CHECKPOINT_FILTERS = ["Checkpoints (.pkl .pt .safetensors)", "*.pkl *.pt *.pth *.safetensors", "All files", "*"]
 SESSION_FILTERS = ["Sessions (.json)", "*.json", "All files", "*"]
+PHOTO_FILTERS = ["Pictures (.png .jpg .webp .bmp .tif .gif)", "*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff *.gif",
+                 "All files", "*"]
 SAVE_FILTERS = {"image": ["PNG image", "*.png"], "latent": ["NumPy latent", "*.npy"],
                 "session": ["Session", "*.json"], "gif": ["GIF animation", "*.gif"], "mp4": ["MP4 video", "*.mp4"]}
 

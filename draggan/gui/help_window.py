@@ -13,7 +13,8 @@ MOUSE_HELP = (
     ("Left drag", "mask brush: paint (right drag erases)"),
     ("Wheel", "zoom at the cursor"),
     ("Middle / right drag", "pan"),
-    ("Drop a file", "open a checkpoint (.pkl, .pt, .safetensors) or a session (.json)"),
+    ("Drop a file", "open a checkpoint (.pkl, .pt, .safetensors), a session (.json) or a picture to invert "
+                    "(.png, .jpg, ...)"),
 )
 
 

@@ -69,6 +69,7 @@ def draw_editor(app) -> None:
     imgui.end()
     app.show_help = draw_help_window(app.show_help)
     app.guard.draw(app)
+    app.photo_dialog.draw(app)
 
 def _draw_left(app) -> None:
     s = app.state

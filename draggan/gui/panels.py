@@ -83,6 +83,8 @@ def draw_model_section(p: FileParams, state: WorkerState, recent: list[str], rec
                             f"{'layers' if state.family.startswith('StyleGAN3') else 'blocks'} {first}..{last}")
     else:
         imgui.text_colored(imgui.ImVec4(*theme.WARN), "No model open")
+    if state.photo:
+        imgui.text_colored(imgui.ImVec4(*theme.ACCENT), state.photo)
     if p.focus_checkpoint:
         imgui.set_keyboard_focus_here()
         p.focus_checkpoint = False
