@@ -2,9 +2,11 @@
 
     OMP_NUM_THREADS=1 xvfb-run -a -s "-screen 0 1280x800x24" pytest -m gui tests/test_gui_photo.py
 
-Screenshots of the crop dialog and the progress go to docs/screenshots/ (open_photo_*.png).
+Screenshots of the crop dialog, the progress and the drag go to the test's temporary folder, or, to
+refresh the README's, to the folder named by DRAGGAN_SCREENSHOTS (e.g. docs/screenshots).
 """
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,6 @@ from PIL import Image
 
 pytestmark = pytest.mark.gui
 
-ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
 HANDLE, TARGET = (24.0, 32.0), (38.0, 32.0)
 
 
@@ -64,6 +64,7 @@ def settle(app, drive, what):
 
 
 def test_open_image_crop_invert_cancel_then_drag(app_and_driver, photo, tmp_path):
+    shots = Path(os.environ.get("DRAGGAN_SCREENSHOTS", tmp_path))  # never the repository unless asked
     from draggan.gui.photo_dialog import PhotoParams
     app, drive = app_and_driver
     before = app.state
@@ -96,8 +97,8 @@ def test_open_image_crop_invert_cancel_then_drag(app_and_driver, photo, tmp_path
     assert d.box == (48, 0, 176, 128) and not d.error
     drive.drag(on_picture(app, (52, 4)), on_picture(app, (172, 124)), samples=3)
     assert d.box == (52, 4, 172, 124)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    drive.screenshot(SHOTS / "open_photo_crop.png")
+    shots.mkdir(parents=True, exist_ok=True)
+    drive.screenshot(shots / "open_photo_crop.png")
 
     # A long inversion with progress, then Cancel: the editor is unchanged.
     d.params = PhotoParams(w_steps=1000, extra=dict(w_avg_samples=256, preview_every=1))
@@ -109,7 +110,7 @@ def test_open_image_crop_invert_cancel_then_drag(app_and_driver, photo, tmp_path
     inv = app.worker.snapshot().inversion
     assert inv.stage == "w" and inv.total_steps == 1000 + 300 + 350 and inv.preview is not None
     assert "photo_progress" in app.rects
-    drive.screenshot(SHOTS / "open_photo_progress.png")
+    drive.screenshot(shots / "open_photo_progress.png")
     assert app.state.image_id == before.image_id  # nothing replaced while it runs, and the window drew frames
     drive.click_item("photo_cancel")
     settle(app, drive, "the cancel")
@@ -141,7 +142,7 @@ def test_open_image_crop_invert_cancel_then_drag(app_and_driver, photo, tmp_path
     drive.wait_until(lambda: len(app.state.distances) and app.state.distances[0] <= start - 2, 120,
                      "the handle to move toward its target")
     drive.move((1100, 600))  # no tooltip in the picture
-    drive.screenshot(SHOTS / "open_photo_drag.png")
+    drive.screenshot(shots / "open_photo_drag.png")
     if app.state.running:
         drive.click_item("start_stop")
     drive.wait_until(lambda: not app.state.running, 20, "the drag to stop")
