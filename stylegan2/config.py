@@ -16,8 +16,21 @@ from .errors import CheckpointError
 ARCHITECTURES = ("skip", "orig", "resnet")
 
 
+class RectangularSize:
+    """Sizes of a network whose `img_resolution` is the height: square, or StyleGAN-Human's H x H/2 (`square`)."""
+
+    @property
+    def img_width(self) -> int:
+        """Image width in pixels (StyleGAN-Human: width = height / 2)."""
+        return self.img_resolution if self.square else self.img_resolution // 2
+
+    def block_size(self, res: int) -> tuple[int, int]:
+        """(height, width) of the maps of the block at resolution `res`."""
+        return (res, res) if self.square else (res, res // 2)
+
+
 @dataclass
-class GeneratorConfig:
+class GeneratorConfig(RectangularSize):
     z_dim: int = 512  # input latent size (0 allowed for label-only generators)
     c_dim: int = 0  # conditioning label size; 0 = unconditional
     w_dim: int = 512  # intermediate latent (W) size
@@ -57,15 +70,6 @@ class GeneratorConfig:
     def family(self) -> str:
         """Human-readable model family: 'StyleGAN2', or 'StyleGAN-Human' for the rectangular variant."""
         return "StyleGAN2" if self.square else "StyleGAN-Human"
-
-    @property
-    def img_width(self) -> int:
-        """Image width in pixels; `img_resolution` is the height (StyleGAN-Human: width = height / 2)."""
-        return self.img_resolution if self.square else self.img_resolution // 2
-
-    def block_size(self, res: int) -> tuple[int, int]:
-        """(height, width) of the feature maps of the block at resolution `res`."""
-        return (res, res) if self.square else (res, res // 2)
 
     @property
     def block_resolutions(self) -> list[int]:

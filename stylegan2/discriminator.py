@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as tnf
 from torch import nn
 
-from .config import ARCHITECTURES
+from .config import ARCHITECTURES, RectangularSize
 from .errors import CheckpointError
 from .layers import FullyConnectedLayer
 from .ops import LRELU_GAIN, bias_act, setup_filter, upfirdn2d
@@ -36,7 +36,7 @@ DEFAULT_FILTER = (1, 3, 3, 1)  # what NVIDIA's Conv2dLayer stores when it is not
 
 
 @dataclass
-class DiscriminatorConfig:
+class DiscriminatorConfig(RectangularSize):
     """What a `Discriminator` is built from; defaults are stylegan2-ada-pytorch's `Discriminator`."""
     img_resolution: int = 1024  # input height in pixels, a power of two >= 8
     img_channels: int = 3  # 3 for RGB, 1 for greyscale
@@ -68,15 +68,6 @@ class DiscriminatorConfig:
                 raise CheckpointError(f"discriminator {name} must be positive, got {getattr(self, name)!r}")
         if self.mbstd_num_channels < 0 or (self.mbstd_group_size is not None and self.mbstd_group_size < 1):
             raise CheckpointError("the minibatch-stddev settings of this discriminator are invalid")
-
-    @property
-    def img_width(self) -> int:
-        """Input width in pixels; `img_resolution` is the height (StyleGAN-Human: width = height / 2)."""
-        return self.img_resolution if self.square else self.img_resolution // 2
-
-    def block_size(self, res: int) -> tuple[int, int]:
-        """(height, width) of the input of the block at resolution `res` (4 = the epilogue)."""
-        return (res, res) if self.square else (res, res // 2)
 
     @property
     def block_resolutions(self) -> list[int]:

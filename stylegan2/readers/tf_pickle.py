@@ -85,14 +85,26 @@ def read_tf_pickle(gs: TFNetwork) -> tuple[GeneratorConfig, dict[str, torch.Tens
     return cfg, _convert(cfg, tf)
 
 
-def _convert(cfg: GeneratorConfig, tf: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    used: set[str] = set()
+class _Variables:
+    """A TF network's variables by name, read as float32; `finish()` refuses any the conversion did not read."""
 
-    def get(name: str) -> np.ndarray:
-        if name not in tf:
-            raise CheckpointError(f"the TensorFlow generator lacks variable '{name}'; the file is incomplete")
-        used.add(name)
-        return tf[name].astype(np.float32)
+    def __init__(self, tf: dict[str, np.ndarray], what: str):
+        self.tf, self.what, self.used = tf, what, set()
+
+    def __call__(self, name: str) -> np.ndarray:
+        if name not in self.tf:
+            raise CheckpointError(f"the TensorFlow {self.what} lacks variable '{name}'; the file is incomplete")
+        self.used.add(name)
+        return self.tf[name].astype(np.float32)
+
+    def finish(self) -> None:
+        unused = sorted(set(self.tf) - self.used)
+        if unused:
+            raise CheckpointError(f"the TensorFlow {self.what} has variables this reader does not know: {unused[:5]}")
+
+
+def _convert(cfg: GeneratorConfig, tf: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    get = _Variables(tf, "generator")
 
     def conv(name: str, flip: bool) -> np.ndarray:  # HWIO -> OIHW
         w = get(name)
@@ -137,9 +149,7 @@ def _convert(cfg: GeneratorConfig, tf: dict[str, np.ndarray]) -> dict[str, torch
                 sd[f"{b}.skip.resample_filter"] = filt
         if cfg.architecture == "skip" or res == cfg.img_resolution:
             styled(f"{b}.torgb", f"{t}/ToRGB", False, None)
-    unused = sorted(set(tf) - used)
-    if unused:
-        raise CheckpointError(f"the TensorFlow generator has variables this reader does not know: {unused[:5]}")
+    get.finish()
     return {k: torch.from_numpy(np.array(v, dtype=np.float32, order="C")) for k, v in sd.items()}
 
 
@@ -197,13 +207,7 @@ def read_tf_discriminator(d: TFNetwork) -> tuple[DiscriminatorConfig, dict[str, 
                               "network, which is not supported: " + NO_DISCRIMINATOR_HINT)
     cfg = _d_config(dict(st.get("static_kwargs") or {}))
     cfg.extra = {"format": "tensorflow-pickle", "build_func_name": str(st.get("build_func_name"))}
-    used: set[str] = set()
-
-    def get(name: str) -> np.ndarray:
-        if name not in tf:
-            raise CheckpointError(f"the TensorFlow discriminator lacks variable '{name}'; the file is incomplete")
-        used.add(name)
-        return tf[name].astype(np.float32)
+    get = _Variables(tf, "discriminator")
 
     def conv(dst: str, src: str, bias: bool = True):
         sd[f"{dst}.weight"] = get(f"{src}/weight").transpose(3, 2, 0, 1)  # HWIO -> OIHW
@@ -224,8 +228,6 @@ def read_tf_discriminator(d: TFNetwork) -> tuple[DiscriminatorConfig, dict[str, 
     conv("b4.conv", "4x4/Conv")
     sd["b4.fc.weight"], sd["b4.fc.bias"] = get("4x4/Dense0/weight").T, get("4x4/Dense0/bias")
     sd["b4.out.weight"], sd["b4.out.bias"] = get("Output/weight").T, get("Output/bias")
-    unused = sorted(set(tf) - used)
-    if unused:
-        raise CheckpointError(f"the TensorFlow discriminator has variables this reader does not know: {unused[:5]}")
+    get.finish()
     out = {k: torch.from_numpy(np.array(v, dtype=np.float32, order="C")) for k, v in sd.items()}
     return cfg, {**out, **resample_filter_buffers(cfg)}
