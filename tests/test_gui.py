@@ -133,8 +133,15 @@ def test_edit_moves_the_handle_then_stop_and_undo(editor, tmp_path):
     assert app.points.handles[0] != HANDLE  # the GUI shows the tracked handle
     drive.screenshot(tmp_path / "mid_drag.png")
     assert len(app.state.trail) >= 2 and app.rects["start_stop"]
-    sent_at = app.worker.snapshot().step
+    # The step count when the Stop command is sent, not before the click: the click itself takes frames,
+    # during which a fast model keeps stepping.
+    from draggan.commands import Stop
+    sent = []
+    send = app.worker.send
+    app.worker.send = lambda cmd: (isinstance(cmd, Stop) and sent.append(app.worker.snapshot().step), send(cmd))[1]
     drive.click_item("start_stop")  # Stop
+    app.worker.send = send
+    sent_at = sent[0]
     drive.wait_until(lambda: not app.state.running, 10, "the edit to stop")
     stopped = app.state
     assert stopped.status == "stopped" and stopped.step <= sent_at + 2
