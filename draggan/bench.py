@@ -1,9 +1,10 @@
 """`draggan bench`: engine steps per second and peak memory, ours vs a full forward vs the authors' step.
 
 Variants (each in its own process, so peak memory is its own: CPU max RSS, CUDA torch's peak allocation):
-- 'ours': synthesis only up to the feature block with autograd, features sampled at the few positions
-  needed, the image rendered without autograd every `image_every`-th step (default 4: a preview at a
-  quarter of the step rate; the editor's worker still renders every step, as 'ours, image every step');
+- 'ours': synthesis only up to the feature block with autograd, the higher blocks only on windows
+  around the handles (`draggan/engine/windows.py`), features sampled at the few positions needed, the
+  image rendered in a pass without autograd every `image_every`-th step (default 4: a preview at a
+  quarter of the step rate; the editor's worker renders at most 30 a second);
 - 'ours, image every step': the same with an image every step;
 - 'full forward': our engine with `DragConfig.full_forward` (whole synthesis with autograd, features
   resized to the image every step);

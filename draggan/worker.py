@@ -31,12 +31,16 @@ from .editor import NO_PAIRS_HINT, Editor
 from .errors import USER_ERRORS
 from .features_view import FeatureView
 from .limits import DEFAULT_TRUNCATION
+from .preview_pacing import PreviewPacer
 from .run_log import MAX_FRAME_BYTES
 
 FEATURE_INTERVAL_S = 0.3  # s; the researchers' view is refreshed at most this often while an edit runs
-# s; while an edit runs the image is rendered at most this often (the GUI draws at 30-60 fps; a step without the
-# image is ~20 % cheaper on the demo model, measured with `draggan bench`), and always at the run's last step
+# s; while an edit runs the image is rendered at most this often (the GUI draws at 30-60 fps), and always at the
+# run's last step
 PREVIEW_INTERVAL_S = 1 / 30
+# ... and at most this share of the edit's time goes to rendering previews (preview_pacing.py): a 256 px model
+# on a CPU then previews about 1.5 times a second and steps 1.8x as often as with an image every step
+PREVIEW_SHARE = 0.5
 _OOM_ERRORS = tuple({getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfMemoryError, MemoryError})
 _EMPTY = np.zeros(0)
 
@@ -147,7 +151,7 @@ class EditWorker:
         self._view: FeatureView | None = None
         self._view_done = None  # (latent version, loaded id, request) of the published view
         self._view_time = 0.0
-        self._preview_time = float("-inf")  # perf_counter of the last step that rendered its image
+        self._pacer = PreviewPacer()  # which steps render their image
         self._queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._unfinished = 0  # commands sent and not yet published (see `busy`)
@@ -253,10 +257,9 @@ class EditWorker:
 
     def _step(self) -> None:
         now = time.perf_counter()
-        render = now - self._preview_time >= PREVIEW_INTERVAL_S
-        if render:
-            self._preview_time = now
+        render = self._pacer.due(now, PREVIEW_INTERVAL_S, PREVIEW_SHARE)
         r = self.editor.step(render_image=render)
+        self._pacer.record(time.perf_counter() - now, render)
         if r.error:
             self._report(r.error)
 

@@ -43,7 +43,7 @@ START=$(date +%s)
 echo "== 1. CUDA-only tests"
 # skipped (not failed) in a dry run: they need a GPU
 FAILED=0
-timeout 90 "$PY" -m pytest -q -rs tests/test_cuda.py "tests/test_generator.py::test_fp16_synthesis_on_cuda_matches_fp32" \
+timeout 120 "$PY" -m pytest -q -rs tests/test_cuda.py "tests/test_generator.py::test_fp16_synthesis_on_cuda_matches_fp32" \
   -p no:cacheprovider 2>&1 | tee "$OUT_DIR/cuda_tests.txt" || FAILED=1  # the measurements still run
 
 echo "== 2. draggan bench on $DEVICE: ours vs the authors' step"

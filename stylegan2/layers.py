@@ -59,14 +59,20 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const",
-                gain: float = 1.0) -> torch.Tensor:
+                gain: float = 1.0, origin: tuple[int, int] | None = None) -> torch.Tensor:
+        """origin (top, left): x is a window of the input map whose output starts there (regions.py)."""
         styles = self.affine(w)  # [N, I]
         noise = None
         if self.use_noise and noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.width,
                                 device=x.device, dtype=torch.float32) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
-            noise = self.noise_const * self.noise_strength
+            noise = self.noise_const
+            if origin is not None:  # the same window of the constant noise
+                top, left = origin
+                h, w_ = x.shape[2] * self.up, x.shape[3] * self.up
+                noise = noise[top: top + h, left: left + w_]
+            noise = noise * self.noise_strength
         x = modulated_conv2d(x, self.weight, styles, up=self.up,
                              resample_filter=self.resample_filter, noise=noise)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
@@ -133,18 +139,22 @@ class SynthesisBlock(nn.Module):
             self.skip = Conv2dLayer(in_channels, out_channels, resample_filter=resample_filter)
 
     def features(self, x: torch.Tensor | None, ws: torch.Tensor, noise_mode: str = "const",
-                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """The block's feature map x (after conv1, before toRGB): ws [N, num_conv, w_dim]."""
+                 dtype: torch.dtype = torch.float32, origin: tuple[int, int] | None = None) -> torch.Tensor:
+        """The block's feature map x (after conv1, before toRGB): ws [N, num_conv, w_dim].
+
+        origin (top, left): x is a window of the lower block's map, and the result the window of this
+        block's map that starts there (twice x's size; exact away from its edges, see regions.py).
+        """
         if self.in_channels == 0:
             x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
             return self.conv1(x, ws[:, 0], noise_mode)
         x = x.to(dtype)
         if self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
-            x = self.conv0(x, ws[:, 0], noise_mode)
-            return y + self.conv1(x, ws[:, 1], noise_mode, gain=math.sqrt(0.5))
-        x = self.conv0(x, ws[:, 0], noise_mode)
-        return self.conv1(x, ws[:, 1], noise_mode)
+            x = self.conv0(x, ws[:, 0], noise_mode, origin=origin)
+            return y + self.conv1(x, ws[:, 1], noise_mode, gain=math.sqrt(0.5), origin=origin)
+        x = self.conv0(x, ws[:, 0], noise_mode, origin=origin)
+        return self.conv1(x, ws[:, 1], noise_mode, origin=origin)
 
     def image(self, x: torch.Tensor, img: torch.Tensor | None, w_rgb: torch.Tensor | None) -> torch.Tensor | None:
         """Add this block's RGB contribution to the (upsampled) running image [N, 3, R, W]."""

@@ -21,6 +21,7 @@ from torch import nn
 from .config import GeneratorConfig
 from .layers import NOISE_MODES, FullyConnectedLayer, SynthesisBlock
 from .ops import normalize_2nd_moment
+from .regions import Box, plan
 
 
 class MappingNetwork(nn.Module):
@@ -68,6 +69,9 @@ class SynthesisOutput:
     # feature key -> map. StyleGAN2: block resolution b -> [N, C_b, b, b] (b/2 wide for StyleGAN-Human).
     # StyleGAN3: layer index k (layer Lk) -> [N, C_k, S_k, S_k], margin included (`feature_box` crops it).
     features: dict[int, torch.Tensor] = field(default_factory=dict)
+    # feature key -> (top, left) where a windowed map starts in the whole map (`run(regions=...)`);
+    # keys absent here hold whole maps
+    origins: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 class SynthesisNetwork(nn.Module):
@@ -105,15 +109,9 @@ class SynthesisNetwork(nn.Module):
         """Index of the first w row the block at `res` reads (its conv0, or conv1 for b4)."""
         return 0 if res == 4 else 2 * (self.block_resolutions.index(res)) - 1
 
-    def run(self, ws: torch.Tensor, noise_mode: str = "const", feature_blocks=(),
-            render_image: bool = True, grad_blocks: int | None = None) -> SynthesisOutput:
-        """Synthesis that also returns the feature maps of `feature_blocks` (resolutions).
+    supports_regions = True  # run(regions=...) computes windows of the higher blocks (regions.py)
 
-        With render_image=False the pass stops after the last requested block (no
-        toRGB, no higher blocks): what the drag optimisation needs, and all it pays for.
-        With `grad_blocks` = R, blocks above resolution R run without autograd (the
-        image is then for display only, and costs no graph memory).
-        """
+    def _check(self, ws: torch.Tensor, noise_mode: str, feature_blocks) -> set[int]:
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
@@ -122,30 +120,95 @@ class SynthesisNetwork(nn.Module):
         unknown = wanted - set(self.block_resolutions)
         if unknown:
             raise ValueError(f"no synthesis block at {sorted(unknown)}; blocks are {self.block_resolutions}")
+        return wanted
+
+    def run(self, ws: torch.Tensor, noise_mode: str = "const", feature_blocks=(),
+            render_image: bool = True, grad_blocks: int | None = None,
+            regions: dict[int, Box] | None = None) -> SynthesisOutput:
+        """Synthesis that also returns the feature maps of `feature_blocks` (resolutions).
+
+        With render_image=False the pass stops after the last requested block (no
+        toRGB, no higher blocks): what the drag optimisation needs, and all it pays for.
+        With `grad_blocks` = R, blocks above resolution R run without autograd (the
+        image is then for display only, and costs no graph memory).
+        With `regions` {block: (top, left, bottom, right)} (no image), the higher blocks run on
+        windows that hold those boxes (`regions.plan`): the returned maps of windowed blocks are
+        windows starting at `out.origins[block]`, exact inside the requested boxes only.
+        """
+        if regions:
+            if render_image:
+                raise ValueError("a windowed pass renders no image: render_image must be False with regions")
+            return self.run_windows(ws, noise_mode, feature_blocks, grad_blocks, [regions])[0]
+        wanted = self._check(ws, noise_mode, feature_blocks)
         last = self.img_resolution if render_image or not wanted else max(wanted)
-        ws = ws.to(torch.float32)
         out = SynthesisOutput(img=None)
-        x = img = None
+        x, img, ws = None, None, ws.to(torch.float32)
         for res in self.block_resolutions:
             if res > last:
                 break
-            no_grad = grad_blocks is not None and res > grad_blocks and torch.is_grad_enabled()
-            if no_grad:  # display-only remainder: cut the graph here
-                ws = ws.detach()
-                x = x.detach()
-                img = None if img is None else img.detach()
-            with torch.no_grad() if no_grad else contextlib.nullcontext():
-                block: SynthesisBlock = getattr(self, f"b{res}")
-                i = self.block_ws_index(res)
-                fp16 = self.use_fp16 and ws.device.type == "cuda" and res in self.fp16_resolutions
-                x = block.features(x, ws[:, i: i + block.num_conv], noise_mode,
-                                   dtype=torch.float16 if fp16 else torch.float32)
-                if res in wanted:
-                    out.features[res] = x.to(torch.float32)
-                if render_image:
-                    img = block.image(x, img, ws[:, i + block.num_conv] if block.num_torgb else None)
+            x, ws, img = self._block(res, x, ws, img, noise_mode, grad_blocks, None, render_image)
+            if res in wanted:
+                out.features[res] = x.to(torch.float32)
         out.img = img
         return out
+
+    def run_windows(self, ws: torch.Tensor, noise_mode: str, feature_blocks, grad_blocks: int | None,
+                    groups: list[dict[int, Box]]) -> list[SynthesisOutput]:
+        """`run(regions=...)` for several groups of boxes at once (no image): one output per group.
+
+        The blocks below the first windowed one run once, on whole maps, for every group; each
+        group then goes on with its own windows. A group that needs whole maps makes every group
+        whole (one ordinary pass, shared).
+        """
+        wanted = self._check(ws, noise_mode, feature_blocks)
+        last = max(wanted) if wanted else self.img_resolution
+        running = [r for r in self.block_resolutions if r <= last]
+        plans = [plan({int(k): v for k, v in g.items()}, running, self.block_sizes) for g in groups]
+        if not all(plans):
+            whole = self.run(ws, noise_mode, feature_blocks, render_image=False, grad_blocks=grad_blocks)
+            return [whole] * len(groups)
+        start = max(min(p) for p in plans)  # every group can be windowed from here up
+        trunk = SynthesisOutput(img=None)
+        x, ws = None, ws.to(torch.float32)
+        for res in running:
+            if res >= start:
+                break
+            x, ws, _ = self._block(res, x, ws, None, noise_mode, grad_blocks, None, False)
+            if res in wanted:
+                trunk.features[res] = x.to(torch.float32)
+        outs = []
+        for windows in plans:
+            out = SynthesisOutput(img=None, features=dict(trunk.features))
+            xg, wsg, origin = x, ws, None
+            for res in running:
+                if res < start:
+                    continue
+                top, left, bottom, right = windows[res]  # cut x (whole, or the lower window) to this block's input
+                dy, dx = origin if origin is not None else (0, 0)
+                xg = xg[:, :, top - dy: bottom - dy, left - dx: right - dx]
+                origin = (2 * top, 2 * left)
+                xg, wsg, _ = self._block(res, xg, wsg, None, noise_mode, grad_blocks, origin, False)
+                if res in wanted:
+                    out.features[res], out.origins[res] = xg.to(torch.float32), origin
+            outs.append(out)
+        return outs
+
+    def _block(self, res: int, x, ws, img, noise_mode: str, grad_blocks: int | None, origin, render_image: bool):
+        """One block: -> (its feature map or window, ws (detached above grad_blocks), the running image)."""
+        no_grad = grad_blocks is not None and res > grad_blocks and torch.is_grad_enabled()
+        if no_grad:  # display-only remainder: cut the graph here
+            ws = ws.detach()
+            x = x.detach()
+            img = None if img is None else img.detach()
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
+            block: SynthesisBlock = getattr(self, f"b{res}")
+            i = self.block_ws_index(res)
+            fp16 = self.use_fp16 and ws.device.type == "cuda" and res in self.fp16_resolutions
+            x = block.features(x, ws[:, i: i + block.num_conv], noise_mode,
+                               dtype=torch.float16 if fp16 else torch.float32, origin=origin)
+            if render_image:
+                img = block.image(x, img, ws[:, i + block.num_conv] if block.num_torgb else None)
+        return x, ws, img
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", **_ignored) -> torch.Tensor:
         return self.run(ws, noise_mode).img

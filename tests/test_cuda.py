@@ -45,3 +45,27 @@ def test_a_drag_on_cuda_tracks_like_the_cpu():
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
     assert runs["cpu"].shape == runs["cuda"].shape
     assert np.abs(runs["cpu"] - runs["cuda"]).max() <= 0.5
+
+
+def test_an_fp16_drag_tracks_within_half_a_pixel_of_float32():
+    """The reduced-precision path (fp16 in the top blocks, CUDA only): handles within 0.5 px of float32's
+    at every one of 100 steps, windowed and whole-map steps alike (the drag of the demo model, fp16 in b32
+    and b64)."""
+    from stylegan2 import load_generator
+    G = load_generator(DEMO).cuda()
+    G.synthesis.fp16_resolutions = {32, 64}
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        runs = {}
+        for fp16 in (False, True):
+            G.synthesis.use_fp16 = fp16
+            session = DragSession.from_seed(G, 3, 0.7, DragConfig(max_steps=100, stop_distance=1e-3))
+            session.set_points([[32, 44]], [[32, 50]])
+            session.run(render_every=4)
+            runs[fp16] = np.array(session.trajectory)
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+        G.synthesis.use_fp16 = False
+    assert runs[False].shape == runs[True].shape
+    assert np.abs(runs[False] - runs[True]).max() <= 0.5

@@ -229,6 +229,7 @@ def test_no_model_yet(tmp_path):
 def test_saves(worker, tmp_path, monkeypatch):
     import draggan.worker as worker_module
     monkeypatch.setattr(worker_module, "PREVIEW_INTERVAL_S", 0.0)  # every step's image becomes a frame
+    monkeypatch.setattr(worker_module, "PREVIEW_SHARE", float("inf"))
     place(worker)
     worker.send(Start())
     for _ in range(4):

@@ -29,6 +29,7 @@ from ..points import validate_pairs
 from .config import LABELS, DragConfig, ResolvedConfig
 from .motion import handle_features, mask_loss, motion_loss, patch_offsets, track_points
 from .sampling import upsample
+from .windows import step_boxes, windowed_maps
 
 
 @dataclass
@@ -69,10 +70,31 @@ class _Drag:
     feat0: torch.Tensor | None = None  # [1, C, h, w] (image size with full_forward) features at the start, if anchored
     anchor_best: float = float("inf")  # px, like best_distance, for re-anchoring (reanchor_steps)
     anchor_step: int = 0  # `steps` when anchor_best last improved, or the anchor was last renewed
+    handles_host: np.ndarray | None = None  # [n, 2] host copy of `handles` (where the next step's windows go)
+
+    def renew_anchor(self, cfg: ResolvedConfig, feat: torch.Tensor, mean_distance: float) -> None:
+        """Anchor supervision at the current features and handles when it has made no progress for a while."""
+        if mean_distance < self.anchor_best - cfg.stall_px:
+            self.anchor_best, self.anchor_step = mean_distance, self.steps
+        elif self.steps - self.anchor_step >= cfg.reanchor_steps:
+            self.feat0, self.handles0 = feat.detach(), self.handles.detach().clone()
+            self.anchor_best, self.anchor_step = mean_distance, self.steps
+
+    def stalled(self, cfg: ResolvedConfig, mean_distance: float) -> bool:
+        """True when the mean handle-target distance has not improved by stall_distance px for stall_steps."""
+        if cfg.stall_steps <= 0:
+            return False
+        if self.steps == self.run_start or mean_distance < self.best_distance - cfg.stall_px:
+            self.best_distance, self.best_step = mean_distance, self.steps
+        return self.steps - self.best_step >= cfg.stall_steps
 
 
 class DragSession:
     """Point-based editing of one generated image (paper Sec. 3)."""
+
+    # True: the blocks above the small ones run only on windows around the handles where that pays
+    # (windows.py: the same values for a fraction of the cost), the image in a pass without autograd.
+    windowed = True
 
     def __init__(self, G, ws: torch.Tensor, config: DragConfig = DragConfig(), device=None):
         self.G = G
@@ -139,7 +161,7 @@ class DragSession:
     # ---- points and mask ----
     def set_points(self, handles, targets) -> None:
         """Start a new drag from the current latent (the paper's continuous editing)."""
-        h, t = self._check_points(handles, targets)
+        h, t = validate_pairs(handles, targets, self.size)
         self._commit()
         self._begin(h, t)
 
@@ -159,9 +181,6 @@ class DragSession:
             if drag is not None:
                 drag.feat0_full = self._feat0_full(drag.ws_start) if self.mask is not None else None
 
-    def _check_points(self, handles, targets) -> tuple[np.ndarray, np.ndarray]:
-        return validate_pairs(handles, targets, self.size)
-
     # ---- the loop ----
     def _layers(self) -> int:
         return min(self.cfg.num_optimized_layers, self.G.num_ws)
@@ -172,13 +191,22 @@ class DragSession:
         head = w_opt.expand(-1, k, -1) if self.cfg.latent_space == "w" else w_opt
         return torch.cat([head, self.ws[:, k:]], dim=1)
 
-    def _features(self, ws: torch.Tensor, render_image: bool, tracking: bool = False):
-        """-> (supervision features, image or None), or with `tracking` (features, tracking features, image)."""
+    def _features(self, ws: torch.Tensor, render_image: bool, tracking: bool = False,
+                  handles: np.ndarray | None = None):
+        """-> (supervision features, image or None), or with `tracking` (features, tracking features, image).
+
+        `handles` [n, 2] (host): the step reads features only near these, so the pass may be windowed.
+        """
         block, tblock = self.cfg.feature_block, self.cfg.tracking_block
         blocks = sorted({block, tblock})
+        boxes = None if handles is None or not self.windowed else step_boxes(self.G, self.cfg, self.mask, handles)
         if self.cfg.full_forward:  # reference cost: what a naive implementation pays per step
             out = self.G.synthesis.run(ws, self.cfg.noise_mode, feature_blocks=blocks, render_image=True)
             feat, tfeat = (upsample(image_part(self.G, out.features[k], k), self.size) for k in (block, tblock))
+        elif boxes is not None:  # windows around the handles; the image, if wanted, in a pass without autograd
+            maps = windowed_maps(self.G.synthesis, ws, self.cfg.noise_mode, blocks, block, boxes, self.size)
+            img = _image(self.G, ws, self.cfg.noise_mode) if render_image else None
+            return (maps[block], maps[tblock], img) if tracking else (maps[block], img)
         else:  # a tracking block above the supervised one runs without autograd
             out = self.G.synthesis.run(ws, self.cfg.noise_mode, feature_blocks=blocks, render_image=render_image,
                                        grad_blocks=block)
@@ -216,12 +244,13 @@ class DragSession:
         if self.cfg.round_handles:  # official code: whole-pixel handles, f0 read at the pixel
             handles = handles.round()
         with torch.no_grad():
-            feat, tfeat, _ = self._features(self.ws, False, tracking=True)
+            feat, tfeat, _ = self._features(self.ws, False, tracking=True, handles=handles.cpu().numpy())
             f0 = handle_features(tfeat, self.size, handles, self._patch())  # [n, C] or [n, K, C]
         self.drag = _Drag(handles=handles,
                           targets=torch.tensor(t, dtype=torch.float32, device=self.device), f0=f0,
                           w_opt=w_opt, optimizer=optimizer, ws_start=self.ws.clone(),
                           targets_np=np.array(t, dtype=np.float32), handles0=handles.clone(),
+                          handles_host=handles.cpu().numpy(),
                           feat0=feat if self.cfg.anchored_supervision else None)
         if self.mask is not None:
             self.drag.feat0_full = self._feat0_full(self.ws)
@@ -240,7 +269,7 @@ class DragSession:
         if d is None:
             raise DragGANError("set handle and target points before stepping")
         ws = self._assemble(d.w_opt)
-        feat, tfeat, img = self._features(ws, render_image, tracking=True)
+        feat, tfeat, img = self._features(ws, render_image, tracking=True, handles=d.handles_host)
         size = self.size
         sample_size = tuple(feat.shape[-2:]) if self.cfg.full_forward else size
         if d.steps > 0 and self.cfg.tracking:
@@ -276,14 +305,15 @@ class DragSession:
         converged = bool(conv_v)
         image = to_uint8(img) if img is not None else None
         d.trajectory.append(handles_np)
+        d.handles_host = handles_np
         if not finite_v:
             return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float("nan"), float("nan"),
                               float("nan"), converged, True, image,
                               error="the step produced NaN or infinity; the last good latent was kept "
                                     "(try a smaller step size)", status="error")
-        stuck = self._stalled(d, float(dist_np.mean()) if n else 0.0)
+        stuck = d.stalled(self.cfg, float(dist_np.mean()) if n else 0.0)
         if d.feat0 is not None and self.cfg.reanchor_steps > 0:
-            self._renew_anchor(d, feat, float(dist_np.mean()) if n else 0.0)
+            d.renew_anchor(self.cfg, feat, float(dist_np.mean()) if n else 0.0)
         if converged or limit or stuck:
             status = "converged" if converged else ("step limit" if limit else "stuck")
             return StepResult(d.steps, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
@@ -302,22 +332,6 @@ class DragSession:
         d.steps += 1
         return StepResult(d.steps - 1, handles_np, d.targets_np.copy(), dist_np, float(loss_v), float(lm_v),
                           float(lk_v), False, False, image)
-
-    def _renew_anchor(self, d: _Drag, feat: torch.Tensor, mean_distance: float) -> None:
-        """Anchor supervision at the current features and handles when it has made no progress for a while."""
-        if mean_distance < d.anchor_best - self.cfg.stall_px:
-            d.anchor_best, d.anchor_step = mean_distance, d.steps
-        elif d.steps - d.anchor_step >= self.cfg.reanchor_steps:
-            d.feat0, d.handles0 = feat.detach(), d.handles.detach().clone()
-            d.anchor_best, d.anchor_step = mean_distance, d.steps
-
-    def _stalled(self, d: _Drag, mean_distance: float) -> bool:
-        """True when the mean handle-target distance has not improved by stall_distance px for stall_steps."""
-        if self.cfg.stall_steps <= 0:
-            return False
-        if d.steps == d.run_start or mean_distance < d.best_distance - self.cfg.stall_px:
-            d.best_distance, d.best_step = mean_distance, d.steps
-        return d.steps - d.best_step >= self.cfg.stall_steps
 
     def run(self, callback: Callable[[StepResult], bool | None] | None = None, max_steps: int | None = None,
             render_every: int = 0) -> StepResult:
@@ -370,6 +384,12 @@ class DragSession:
         self._commit()
         self._carried = None  # a new latent starts a new optimiser, as the official code's reset
         self.ws = ws.detach().to(self.device, torch.float32).clone()
+
+
+@torch.no_grad()
+def _image(G, ws: torch.Tensor, noise_mode: str) -> torch.Tensor:
+    """The image of latent `ws` [1, L, D], without autograd: [1, C, H, W]."""
+    return G.synthesis.run(ws.detach(), noise_mode).img
 
 
 _W_SPREAD: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # G -> {label: spread}
