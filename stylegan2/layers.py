@@ -76,7 +76,8 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d(x, self.weight, styles, up=self.up,
                              resample_filter=self.resample_filter, noise=noise)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, act="lrelu", gain=math.sqrt(2) * gain, clamp=clamp)
+        return bias_act(x, self.bias, act="lrelu", gain=math.sqrt(2) * gain, clamp=clamp,
+                        inplace=not torch.is_grad_enabled())  # x: the convolution's own output
 
 
 class ToRGBLayer(nn.Module):

@@ -22,21 +22,26 @@ LRELU_GAIN = math.sqrt(2.0)  # keeps the activation variance-preserving
 
 
 def bias_act(x: torch.Tensor, b: torch.Tensor | None = None, act: str = "linear",
-             gain: float | None = None, clamp: float | None = None, dim: int = 1) -> torch.Tensor:
-    """Add a bias along `dim`, apply `act` ('linear' or 'lrelu'), scale by gain, clamp."""
+             gain: float | None = None, clamp: float | None = None, dim: int = 1,
+             inplace: bool = False) -> torch.Tensor:
+    """Add a bias along `dim`, apply `act` ('linear' or 'lrelu'), scale by gain, clamp.
+
+    inplace: overwrite x, a tensor the caller has just made (without autograd: a large map is then
+    not copied four times, which sets the peak memory of rendering an image).
+    """
+    if act not in ("linear", "lrelu"):
+        raise ValueError(f"unknown activation {act!r}")
     if b is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        x = x + b.to(x.dtype).reshape(shape)
+        x = x.add_(b.to(x.dtype).reshape(shape)) if inplace else x + b.to(x.dtype).reshape(shape)
     if act == "lrelu":
-        x = tnf.leaky_relu(x, LRELU_SLOPE)
+        x = tnf.leaky_relu_(x, LRELU_SLOPE) if inplace else tnf.leaky_relu(x, LRELU_SLOPE)
         gain = LRELU_GAIN if gain is None else gain
-    elif act != "linear":
-        raise ValueError(f"unknown activation {act!r}")
     if gain is not None and gain != 1:
-        x = x * gain
+        x = x.mul_(gain) if inplace else x * gain
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return x
 
 
@@ -104,8 +109,16 @@ def conv2d_up2(x: torch.Tensor, weight: torch.Tensor, f: torch.Tensor) -> torch.
     # Padding arithmetic of the official conv2d_resample for up=2 and padding=k//2.
     p0 = k // 2 + (taps + 1) // 2 - (k - 1)
     p1 = k // 2 + (taps - 2) // 2 - (k - 2)
-    # oneDNN copies a transposed view on every call (a third of an up-convolution at 512 channels, measured)
-    wt = derived(weight, ("transposed", x.dtype), lambda w: w.to(x.dtype).transpose(0, 1).contiguous())
+    # oneDNN copies a transposed view on every call (a third of an up-convolution at 512 channels, measured),
+    # so a frozen weight is stored transposed, once (same values and shape; a kept copy cost 44 MB at 256 px)
+    if (isinstance(weight, nn.Parameter) and not weight.requires_grad and weight.dtype == x.dtype
+            and not weight.transpose(0, 1).is_contiguous()):
+        with torch.no_grad():
+            weight.data = weight.data.transpose(0, 1).contiguous().transpose(0, 1)
+    if weight.dtype == x.dtype and weight.transpose(0, 1).is_contiguous():
+        wt = weight.transpose(0, 1)
+    else:
+        wt = derived(weight, ("transposed", x.dtype), lambda w: w.to(x.dtype).transpose(0, 1).contiguous())
     x = tnf.conv_transpose2d(x, wt, stride=2)  # [N, O, 2H+K-2, 2W+K-2]
     return upfirdn2d(x, f, pad=(p0, p1, p0, p1), gain=4)
 
@@ -163,10 +176,12 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     else:
         assert up == 2 and resample_filter is not None
         x = conv2d_up2(x, weight, resample_filter)
+    inplace = not torch.is_grad_enabled()  # x is the convolution's own output: no copies of it without autograd
     if dcoefs is not None:
-        x = x * dcoefs.to(x.dtype).reshape(n, o, 1, 1)
+        scale = dcoefs.to(x.dtype).reshape(n, o, 1, 1)
+        x = x.mul_(scale) if inplace else x * scale
     if noise is not None:
-        x = x + noise.to(x.dtype)
+        x = x.add_(noise.to(x.dtype)) if inplace else x + noise.to(x.dtype)
     return x
 
 

@@ -183,8 +183,9 @@ def test_upfirdn2d_padding_in_the_convolution_equals_padding_first(pad):
 
 
 def test_weights_derived_once_follow_changes_of_the_weight():
-    """The kept transposed copy of a frozen weight is renewed by an in-place change and by new storage;
-    a weight that requires grad is never cached, so its gradient still arrives."""
+    """What the up-convolution reads of a frozen weight (its transposed storage, the sums of squares)
+    follows an in-place change and new storage; a weight that requires grad is read afresh, so its
+    gradient still arrives."""
     G = tiny_generator()
     ws = G.mapping(torch.randn(1, G.z_dim))
     before = G.synthesis(ws)
@@ -201,3 +202,30 @@ def test_weights_derived_once_follow_changes_of_the_weight():
     G.float().requires_grad_(True)
     G.synthesis(ws).square().mean().backward()
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+def test_frozen_upsampling_weights_are_stored_transposed_with_the_same_values():
+    """conv_transpose2d reads [I, O, K, K]: a frozen weight is laid out so, once, instead of a kept copy."""
+    G = tiny_generator().requires_grad_(True)  # weights that require grad keep their layout
+    ws = G.mapping(torch.randn(1, G.z_dim)).detach()
+    weight = G.synthesis.b16.conv0.weight
+    values = weight.detach().clone()
+    reference = G.synthesis(ws).detach()
+    assert weight.is_contiguous()
+    G.requires_grad_(False)
+    image = G.synthesis(ws)
+    assert weight.transpose(0, 1).is_contiguous() and not weight.is_contiguous()
+    assert torch.equal(weight, values) and torch.equal(G.state_dict()["synthesis.b16.conv0.weight"], values)
+    torch.testing.assert_close(image, reference, atol=1e-5, rtol=1e-5)
+
+
+def test_synthesis_without_autograd_equals_with_it():
+    """Without autograd the layers overwrite their own outputs in place (the render's peak memory):
+    the same image as the out-of-place path that autograd needs."""
+    G = tiny_generator(3, img_resolution=64)
+    ws = G.mapping(torch.randn(2, G.z_dim)).detach()
+    with torch.no_grad():
+        in_place = G.synthesis(ws)
+    out_of_place = G.synthesis(ws.clone().requires_grad_(True))
+    assert out_of_place.requires_grad
+    torch.testing.assert_close(in_place, out_of_place.detach(), atol=1e-6, rtol=1e-6)
