@@ -387,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--r2", type=_float(0, lo_open=True), default=None,
                     help="tracking radius, px (at most the image size)")
     sp.add_argument("--lambda-mask", type=_float(0, LAMBDA_MASK_MAX), default=None,
-                    help="weight of the fixed-region term (default 20)")
+                    help="weight of the fixed-region term (default 0.25; --paper and --official: 20)")
     sp.add_argument("--block", type=_int(4, MAX_BLOCK), default=None,
                     help="feature block resolution (default: b128 or res/2)")
     sp.add_argument("--tracking", choices=["l1", "l2"], default=None, help="tracking distance (paper: l1)")

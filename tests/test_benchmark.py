@@ -46,7 +46,8 @@ def test_protocol_runs_every_variant_and_writes_the_schema(fixture_G, monkeypatc
     for key in ("md", "md_no_edit", "seconds_per_edit"):
         assert set(r[key]) == {"1", "5", "all"}
     assert set(r["variants"]) == {bm.MASKED, "no tracking", "W instead of W+", "whole-pixel tracking",
-                                  "supervision not anchored", "no re-anchoring", "before issue 11 (2e-3, whole pixels, not anchored)",
+                                  "supervision not anchored", "no re-anchoring", bm.STOP_1PX,
+                                  "before issue 11 (2e-3, whole pixels, not anchored)",
                                   "official settings", "paper"}
     for v in (r, *r["variants"].values()):
         assert 0 <= v["converged_all_edits"] <= 1 and set(v["outside_change"]) == {"1", "5", "all"}

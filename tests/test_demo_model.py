@@ -17,11 +17,11 @@ from stylegan2 import load_generator
 
 # Measured: every landmark found in 99.8 % of seeds 0-499 (scripts/sample_grid.py --count 500).
 MIN_DETECTION_RATE = 0.95
-# `draggan benchmark --quick` measured MD 1.16 / 0.56 / 0.49 px (1 / 5 / all points) against
-# 5.75 / 4.86 / 5.00 with no edit (ratios 0.20 / 0.11 / 0.10; before issue 11: 2.31 / 1.95 / 2.18).
-# The limits leave room for other CPUs' rounding, which can change where an edit stops, but fail if
-# dragging gets clearly worse.
-MAX_QUICK_MD = {"1": 2.0, "5": 1.2, "all": 1.2}  # px at 64x64
+# `draggan benchmark --quick` measured MD 0.57 / 0.43 / 0.47 px (1 / 5 / all points) against
+# 5.75 / 4.86 / 5.00 with no edit (ratios 0.10 / 0.09 / 0.09; with the paper's 1 px stop for few
+# handles: 1.16 / 0.56 / 0.49; before issue 11: 2.31 / 1.95 / 2.18). The limits leave room for other
+# CPUs' rounding, which can change where an edit stops, but fail if dragging gets clearly worse.
+MAX_QUICK_MD = {"1": 1.5, "5": 1.2, "all": 1.2}  # px at 64x64
 MAX_QUICK_RATIO = 0.35  # MD after the edit / MD of no edit, for every point count
 
 
@@ -48,19 +48,24 @@ def test_quick_benchmark_keeps_md_below_its_threshold(tmp_path):
         assert r["md"][k] <= MAX_QUICK_RATIO * r["md_no_edit"][k], (k, r["md"], r["md_no_edit"])
 
 
-# The chin drag of issue 11 (seed 3, chin 6 px down): 300 steps and 3.6 px short before; 53 steps
-# with our defaults (docs/METHOD-NOTES.md), the tracked handle moving from the first step.
-CHIN_STEP_BUDGET = 60
+# The chin drag of issue 11 (seed 3, chin 6 px down): 300 steps and 3.6 px short before. With our
+# defaults (docs/METHOD-NOTES.md) the tracked handle moves from the first step, is within 1 px (the
+# issue's goal) at step 53 and stops at our 0.5 px at step 59.
+CHIN_STEP_BUDGET = 60  # steps to within 1 px (issue 11)
+CHIN_CONVERGED_BUDGET = 70  # steps to our stop distance, 0.5 px
 
 
 def test_the_chin_drag_converges_within_its_step_budget(demo_G):
     session = DragSession.from_seed(demo_G, 3)
     session.set_points([[32, 44]], [[32, 50]])
     distances = []
-    for _ in range(CHIN_STEP_BUDGET + 1):
+    for _ in range(CHIN_CONVERGED_BUDGET + 1):
         r = session.step()
         distances.append(float(r.distances[0]))
         if r.done:
             break
-    assert r.converged and r.status == "converged" and r.step <= CHIN_STEP_BUDGET, (r.step, distances[-1])
+    within_1px = next((i for i, d in enumerate(distances) if d <= 1.0), None)
+    assert within_1px is not None and within_1px <= CHIN_STEP_BUDGET, distances[-5:]
+    assert r.converged and r.status == "converged" and r.step <= CHIN_CONVERGED_BUDGET, (r.step, distances[-1])
+    assert distances[-1] <= 0.5
     assert distances[3] < 6.0  # tracked motion within the first steps (whole pixels saw none for ~30)

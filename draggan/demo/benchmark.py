@@ -61,6 +61,7 @@ def runnable_changes(resolution: int) -> dict:
 
 
 MASKED = "ours, movable-region mask"  # the variant that edits with `movable_region` as its mask
+STOP_1PX = "stop at 1 px (paper), not 0.5"  # ours with the paper's stop distance for <= 5 handles
 MASK_PAD_AT_64 = 8.0  # px the movable boxes reach beyond handle and target at 64 px; scales with the size
 
 
@@ -79,6 +80,7 @@ def variants(resolution: int, max_steps: int) -> dict[str, DragConfig]:
         "whole-pixel tracking": base.with_(tracking_subpixel=1),
         "supervision not anchored": base.with_(anchored_supervision=False),
         "no re-anchoring": base.with_(reanchor_steps=0),
+        STOP_1PX: base.with_(few_handles_stop=1.0),
         "before issue 11 (2e-3, whole pixels, not anchored)": base.with_(
             lr_relative=False, lr=2e-3, tracking_subpixel=1, anchored_supervision=False),
         "official settings": official_config(resolution, max_steps=max_steps, **fit),

@@ -2,9 +2,10 @@
 
 Three presets: `DragConfig()` (ours: the paper's settings with floors and fixes that make small
 models work, plus the measured changes of docs/METHOD-NOTES.md: a step in units of the model's W
-spread, sub-pixel tracking, anchored supervision, a lighter mask term), `paper_config` (the paper's
-text, literally) and `official_config` (the authors' public code, `viz/renderer.py`, step for
-step); both presets turn our additions off (`OURS_OFF`). Every difference is a named field.
+spread, sub-pixel tracking, anchored supervision, a lighter mask term, a 0.5 px stop for few
+handles), `paper_config` (the paper's text, literally) and `official_config` (the authors' public
+code, `viz/renderer.py`, step for step); both presets turn our additions off (`OURS_OFF`). Every
+difference is a named field.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class DragConfig:
     # True: the size-scaled default radii are at least R1_MIN / R2_MIN px (ours). False: the formula
     # alone, as the paper and the official code (r1 = 0 below 86 px: an error, nothing would be supervised).
     radius_floor: bool = True
-    lambda_mask: float = 0.5  # weight of the fixed-region term (ours, measured; paper Sec. 3.4: 20, which freezes edits)
+    lambda_mask: float = 0.25  # weight of the fixed-region term (ours, measured; paper Sec. 3.4: 20, which freezes edits)
     # The fixed-region term per element: 'l1' |F - F0| (paper eq. 1) or 'l2' (F - F0)^2 / mean|F0| (ours),
     # which lets small changes pass and holds back large ones (docs/METHOD-NOTES.md).
     mask_distance: str = "l1"
@@ -66,7 +67,13 @@ class DragConfig:
     lr_relative: bool = True
     latent_space: str = "w+"  # 'w+' per-layer w (paper default) or 'w' one shared w
     num_optimized_layers: int = 6  # first layers of W+ that are optimised; the rest stay fixed (paper Sec. 3.4)
-    stop_distance: float | None = None  # px; None = 1 for <= 5 handles, 2 otherwise (paper Sec. 3.4)
+    stop_distance: float | None = None  # px; None = few_handles_stop for <= 5 handles, 2 otherwise (paper: 1, 2)
+    # The stop distance of <= 5 handles when stop_distance is None, px (ours, measured: docs/METHOD-NOTES.md).
+    # The paper's 1 px is the nearest a whole-pixel tracker sees a handle short of its target; sub-pixel tracking
+    # sees half a pixel, and the content lags the tracked handle, so ours drags on to 0.5 px. Whole-pixel
+    # tracking (tracking_subpixel=1) keeps at least 1 px: a fractional target may have no whole pixel nearer.
+    # A fraction of a pixel, like the tracker's, at every image size. 1 = the paper's rule.
+    few_handles_stop: float = 0.5
     max_steps: int = 300  # steps per drag before giving up (paper's Table 1 protocol: 300)
     # End the drag as 'stuck' when the mean handle-target distance has not dropped by stall_distance for
     # this many steps (ours); 0 = never (paper, official code). Steps, so the same at every size.
@@ -148,7 +155,7 @@ class DragConfig:
         for name in ("feature_block", "tracking_block"):
             if getattr(self, name) is not None:
                 check_int(getattr(self, name), name, 0, MAX_BLOCK)  # StyleGAN3: a layer index from 0
-        for name in ("r1", "r2", "stop_distance", "stall_distance"):
+        for name in ("r1", "r2", "stop_distance", "stall_distance", "few_handles_stop"):
             if getattr(self, name) is not None:
                 check_float(getattr(self, name), f"{name} (px)", 0.0, MAX_RADIUS, lo_open=True)
 
@@ -200,7 +207,10 @@ class ResolvedConfig:
     def stop_distance(self, n_handles: int) -> float:
         if self.base.stop_distance is not None:
             return self.base.stop_distance
-        return 1.0 if n_handles <= 5 else 2.0
+        if n_handles > 5:
+            return 2.0
+        few = self.base.few_handles_stop
+        return few if self.base.tracking_subpixel > 1 else max(few, 1.0)  # whole pixels: at least 1 px
 
     def __getattr__(self, name):  # everything else comes from the base config
         if name == "base":
@@ -210,7 +220,7 @@ class ResolvedConfig:
 
 # Our additions (docs/METHOD-NOTES.md), off: neither the paper nor the authors' code has them.
 OURS_OFF = dict(lr_relative=False, tracking_subpixel=1, tracking_patch=0.0, mask_distance="l1", tracking_block=None,
-                anchored_supervision=False, stall_steps=0, reanchor_steps=0)
+                anchored_supervision=False, stall_steps=0, reanchor_steps=0, few_handles_stop=1.0)
 
 
 def official_config(img_resolution: int, **changes) -> DragConfig:
