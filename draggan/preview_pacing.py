@@ -4,7 +4,7 @@ A step that renders its image costs a synthesis pass more than one that does not
 2-core CPU: 470 ms against 130 ms; on the demo model 19 against 13 ms). `PreviewPacer` measures both
 kinds of step as they run and spaces the previews so that rendering takes at most `share` of the
 edit's time, and never more often than the GUI can show them (`min_interval`). A fast model is then
-previewed at the GUI's rate; a slow one at a rate that leaves most of the time to the edit itself.
+previewed at the GUI's rate; a slow one at a rate that leaves at least half the time to the edit.
 """
 
 from __future__ import annotations

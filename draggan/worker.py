@@ -38,8 +38,8 @@ FEATURE_INTERVAL_S = 0.3  # s; the researchers' view is refreshed at most this o
 # s; while an edit runs the image is rendered at most this often (the GUI draws at 30-60 fps), and always at the
 # run's last step
 PREVIEW_INTERVAL_S = 1 / 30
-# ... and at most this share of the edit's time goes to rendering previews (preview_pacing.py): a 256 px model
-# on a CPU then previews about 1.5 times a second and steps 1.8x as often as with an image every step
+# ... and at most this share of the edit's time goes to rendering previews (preview_pacing.py): with a 256 px
+# model's CPU step costs (130 ms, 470 ms with the image) about 1.5 previews/s and 1.8x the steps of one every step
 PREVIEW_SHARE = 0.5
 _OOM_ERRORS = tuple({getattr(torch, "OutOfMemoryError", MemoryError), torch.cuda.OutOfMemoryError, MemoryError})
 _EMPTY = np.zeros(0)
