@@ -30,7 +30,7 @@ from .errors import DragGANError
 from .animation import DEFAULT_SIZE, HOLD_S, DragFrame, before_after, compose
 from .images import save_png
 from .mask import FIXED, MOVABLE
-from .outputs import check_output, write_outputs
+from .outputs import check_image_outputs, check_output, write_outputs
 from .run_log import end_reason
 from .video import check_animation_format, save_animation
 
@@ -52,10 +52,7 @@ class EditOutputs:
                compare: str | os.PathLike | None = None) -> "EditOutputs":
         """OUT.png, OUT.latent.npy, OUT.json (and `video`), each checked; `inputs` are never overwritten."""
         inputs = list(inputs)
-        image = check_output(out, (".png",), "result image", inputs)
-        stem = image.with_suffix("")
-        latent = check_output(f"{stem}.latent.npy", (".npy",), "latent (written beside the result image)", inputs)
-        report = check_output(f"{stem}.json", (".json",), "report (written beside the result image)", inputs)
+        image, latent, report = check_image_outputs(out, "result image", inputs)
         animation = None
         if video is not None:
             animation = check_output(video, (".gif", ".mp4"), "animation", inputs)

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from .engine import Inversion, InversionConfig, InversionResult
 from .images import save_png
-from .outputs import check_output, write_outputs
+from .outputs import check_image_outputs, check_output, write_outputs
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,10 @@ class InvertOutputs:
                ) -> "InvertOutputs":
         """OUT.png, OUT.latent.npy, OUT.json (and OUT.generator.safetensors with `pti`), each checked."""
         inputs = list(inputs)
-        image = check_output(out, (".png",), "reconstruction image", inputs)
-        stem = image.with_suffix("")
-        latent = check_output(f"{stem}.latent.npy", (".npy",), "latent (written beside the image)", inputs)
-        report = check_output(f"{stem}.json", (".json",), "report (written beside the image)", inputs)
+        image, latent, report = check_image_outputs(out, "reconstruction image", inputs)
         generator = None
         if pti:
-            generator = check_output(f"{stem}.generator.safetensors", (".safetensors",),
+            generator = check_output(f"{image.with_suffix('')}.generator.safetensors", (".safetensors",),
                                      "tuned generator (written beside the image)", inputs)
         return cls(image, latent, report, generator)
 

@@ -30,6 +30,17 @@ def os_error_message(e: OSError, path: str | os.PathLike, action: str = "write")
     return f"cannot {action} '{path}': {reason}"
 
 
+def check_image_outputs(out: str | os.PathLike, what: str, inputs: Iterable[str | os.PathLike | None] = ()
+                        ) -> tuple[Path, Path, Path]:
+    """OUT.png and the OUT.latent.npy and OUT.json written beside it, each checked -> their paths."""
+    inputs = list(inputs)
+    image = check_output(out, (".png",), what, inputs)
+    stem = image.with_suffix("")
+    latent = check_output(f"{stem}.latent.npy", (".npy",), f"latent (written beside the {what})", inputs)
+    report = check_output(f"{stem}.json", (".json",), f"report (written beside the {what})", inputs)
+    return image, latent, report
+
+
 def check_output(path: str | os.PathLike, suffixes: Iterable[str], what: str,
                  inputs: Iterable[str | os.PathLike | None] = ()) -> Path:
     """Check that `path` can be written as `what` -> Path, or raise `DragGANError` saying why.

@@ -244,13 +244,14 @@ class DragSession:
         if self.cfg.round_handles:  # official code: whole-pixel handles, f0 read at the pixel
             handles = handles.round()
         with torch.no_grad():
-            feat, tfeat, _ = self._features(self.ws, False, tracking=True, handles=handles.cpu().numpy())
+            handles_host = handles.cpu().numpy()
+            feat, tfeat, _ = self._features(self.ws, False, tracking=True, handles=handles_host)
             f0 = handle_features(tfeat, self.size, handles, self._patch())  # [n, C] or [n, K, C]
         self.drag = _Drag(handles=handles,
                           targets=torch.tensor(t, dtype=torch.float32, device=self.device), f0=f0,
                           w_opt=w_opt, optimizer=optimizer, ws_start=self.ws.clone(),
                           targets_np=np.array(t, dtype=np.float32), handles0=handles.clone(),
-                          handles_host=handles.cpu().numpy(),
+                          handles_host=handles_host,
                           feat0=feat if self.cfg.anchored_supervision else None)
         if self.mask is not None:
             self.drag.feat0_full = self._feat0_full(self.ws)
